@@ -1,0 +1,18 @@
+#include <clipmatch/version.hpp>
+
+#include <torch/torch.h>
+#include <fmt/format.h>
+
+namespace clipmatch {
+
+std::string version() { return "0.1.0"; }
+
+std::string build_info() {
+  const bool cuda = torch::cuda::is_available();
+  return fmt::format("clipmatch {} | LibTorch {}.{}.{} | CUDA {} | {} CPU threads", version(), TORCH_VERSION_MAJOR,
+                     TORCH_VERSION_MINOR, TORCH_VERSION_PATCH,
+                     cuda ? fmt::format("yes ({} device(s))", torch::cuda::device_count()) : std::string("no"),
+                     torch::get_num_threads());
+}
+
+}  // namespace clipmatch
