@@ -1,0 +1,32 @@
+// The tokenizer interface every text encoder consumes.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace clipmatch::text {
+
+/// A padded batch of token ids: `ids` and `attention_mask` are int64 [batch, length]; mask is 1 on real
+/// tokens and 0 on padding.
+struct TokenBatch {
+  torch::Tensor ids;
+  torch::Tensor attention_mask;
+};
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+  /// The ids of one text, with the model's special tokens ([CLS]…[SEP], <|startoftext|>…<|endoftext|>) and
+  /// truncated to `max_length` (0 = no limit) so that the closing special token is kept.
+  virtual std::vector<std::int64_t> encode(const std::string& utf8, std::size_t max_length) const = 0;
+  /// Encodes each text and pads to the longest (or to `max_length` when `pad_to_max` is set) with pad_id().
+  TokenBatch encode_batch(const std::vector<std::string>& texts, std::size_t max_length, bool pad_to_max) const;
+  virtual std::int64_t pad_id() const = 0;
+  virtual std::size_t vocab_size() const = 0;
+};
+
+}  // namespace clipmatch::text
