@@ -1,0 +1,63 @@
+// Helpers shared by the test files: locating ../shared (or the folder an environment variable names) and
+// skipping cleanly when it is absent, and scratch folders.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <random>
+#include <string>
+
+namespace clipmatch::test {
+
+namespace fs = std::filesystem;
+
+/// The shared reference folder: $CLIPMATCH_SHARED, else the path configured at build time (../shared).
+inline fs::path shared_root() {
+  if (const char* env = std::getenv("CLIPMATCH_SHARED")) return env;
+  return CLIPMATCH_DEFAULT_SHARED_DIR;
+}
+
+/// `$env_var` if set, else shared_root()/relative. Returns nullopt when the path does not exist.
+inline std::optional<fs::path> shared_path(const std::string& relative, const char* env_var = nullptr) {
+  fs::path path = shared_root() / relative;
+  if (env_var != nullptr) {
+    if (const char* env = std::getenv(env_var)) path = env;
+  }
+  if (!fs::exists(path)) return std::nullopt;
+  return path;
+}
+
+/// A fresh, empty scratch folder under the system temp dir, removed when the object goes away.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = fs::temp_directory_path() / ("clipmatch-test-" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+}  // namespace clipmatch::test
+
+/// Skips the rest of the test case (with a visible message) when `opt_path` is empty.
+#define CLIPMATCH_REQUIRE_SHARED(opt_path, what)                                            \
+  do {                                                                                      \
+    if (!(opt_path)) {                                                                      \
+      WARN("skipped: " << (what) << " not found (set CLIPMATCH_SHARED or provide ../shared)"); \
+      return;                                                                               \
+    }                                                                                       \
+  } while (0)
