@@ -1,0 +1,172 @@
+// clipmatch::Model — the one facade over everything: a poster encoder and an intro encoder (pretrained
+// checkpoints or small ones trained from scratch), projection heads into a shared embedding space, a learnable
+// temperature, the trainer, the distance matrix and the evaluation. The CLI, the C API and the Python module
+// are thin layers over this class.
+//
+//   auto model = clipmatch::Model::create(config);               // or Model::load("runs/x")
+//   auto report = model.train(dataset, options);                  // contrastive training, run folder
+//   Embeddings p = model.encode_posters({"a.jpg", "b.jpg"});      // L2-normalised rows
+//   Embeddings t = model.encode_intros({"A heist...", "Two..."});
+//   Matrix d = clipmatch::distance_matrix(p, t);                  // rows = posters, cols = intros
+#pragma once
+
+#include <clipmatch/dataset.hpp>
+#include <clipmatch/export.h>
+#include <clipmatch/metrics.hpp>
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace clipmatch {
+
+/// Row-major float matrices: embeddings are [N, dim], distance matrices [posters, intros].
+using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Embeddings = Matrix;
+
+/// Where computation runs. Auto = CUDA when a GPU is usable, CPU otherwise.
+enum class Device { Auto, Cpu, Cuda };
+
+/// Which encoder and where its weights are: kinds are "vit", "bert", "clip" (a CLIPModel folder; the
+/// matching tower is used), "resnet", "mobilenet_v2", "glove" (word vectors), and the from-scratch presets
+/// "tiny_cnn" (posters) and "tiny_text" (intros; trains a sentencepiece vocabulary on the training intros).
+/// `path` is the checkpoint folder; empty for from-scratch presets.
+struct EncoderSpec {
+  std::string kind;
+  std::string path;
+
+  /// Parses "KIND:PATH" or "KIND"; throws clipmatch::Error for an unknown kind.
+  CLIPMATCH_API static EncoderSpec parse(const std::string& text);
+  CLIPMATCH_API std::string to_string() const;
+};
+
+enum class HeadKind { Linear, Mlp };
+enum class TemperatureInit { Clip, Course };  ///< CLIP: t = log(1/0.07), clamped at log(100); Course: t = 1.0
+
+struct ModelConfig {
+  EncoderSpec image_encoder{"tiny_cnn", ""};
+  EncoderSpec text_encoder{"tiny_text", ""};
+  std::int64_t embed_dim = 128;      ///< width of the shared space (the course model used 128)
+  HeadKind head = HeadKind::Linear;  ///< Linear → embed_dim (course), or Linear-GELU-Linear
+  std::int64_t mlp_hidden = 512;
+  TemperatureInit temperature = TemperatureInit::Clip;
+  std::int64_t max_text_tokens = 0;  ///< 0 = the text encoder's own default (BERT 128, CLIP 77, tiny 64)
+  /// For "clip" towers used zero-shot: use CLIP's own projections as the heads (no new head is trained).
+  bool use_pretrained_projection = false;
+  std::uint64_t seed = 0;
+};
+
+enum class LossKind { InfoNce, SigLip, MultiPositive };
+enum class FreezeMode { Frozen, TopK, Full };
+enum class Schedule { Constant, WarmupCosine, Plateau };
+
+/// One line of the per-epoch log (also written as JSON to <run>/epochs.jsonl).
+struct EpochLog {
+  int epoch = 0;
+  double train_loss = 0;
+  double learning_rate = 0;
+  double temperature = 0;  ///< exp(t)
+  double seconds = 0;
+  std::map<std::string, SplitMetrics> splits;  ///< "train", "heldout", "all" (those that exist)
+};
+
+struct TrainOptions {
+  std::string run_dir;                ///< run folder: checkpoints, epochs.jsonl, evaluation outputs
+  int epochs = 50;
+  int batch_size = 128;
+  double learning_rate = 1e-3;        ///< heads and temperature
+  double encoder_learning_rate = 1e-5;  ///< unfrozen encoder blocks
+  double weight_decay = 0.05;
+  double warmup_fraction = 0.05;
+  Schedule schedule = Schedule::WarmupCosine;
+  double plateau_factor = 0.5;
+  int plateau_patience = 3;
+  double grad_clip_norm = 1.0;        ///< 0 disables clipping
+  LossKind loss = LossKind::InfoNce;
+  double genre_positive_weight = 0.5;  ///< MultiPositive: weight of a pair sharing all genres
+  FreezeMode freeze = FreezeMode::Frozen;
+  int unfreeze_top = 0;               ///< TopK: trainable top blocks/stages of each encoder
+  bool mixed_precision = true;        ///< bf16 autocast on CUDA; ignored on CPU
+  int early_stopping_patience = 0;    ///< epochs without held-out improvement before stopping; 0 = off
+  std::string cache_dir;              ///< persistent feature cache; empty = <run_dir>/../.clipmatch-cache
+  bool use_cache = true;
+  int eval_every = 1;
+  std::uint64_t seed = 0;
+  bool verbose = true;                ///< progress bars and one line per epoch on stderr
+  std::function<void(const EpochLog&)> on_epoch;  ///< optional observer
+};
+
+struct TrainReport {
+  int epochs_run = 0;
+  int best_epoch = 0;
+  double best_heldout_r1 = 0;  ///< mean of both directions' R@1 on held-out (or train when none)
+  double seconds = 0;
+  std::size_t cache_hits = 0, cache_misses = 0;
+  std::vector<EpochLog> history;
+};
+
+/// Which outputs evaluate() writes into its folder besides metrics.json.
+struct EvalOutputs {
+  bool distance_npy = true;
+  bool embeddings_npy = true;
+  bool heatmap_png = true;
+  bool topk_csv = true;
+  std::size_t heatmap_size = 48;  ///< rows/columns of the matrix block drawn
+};
+
+class CLIPMATCH_API Model {
+ public:
+  /// A fresh model: encoders built (pretrained weights loaded, or from-scratch presets), heads initialised
+  /// from config.seed.
+  static Model create(const ModelConfig& config, Device device = Device::Auto);
+  /// Loads a checkpoint file (model.safetensors) or a run folder (its best checkpoint).
+  static Model load(const std::string& path, Device device = Device::Auto);
+
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+  ~Model();
+
+  const ModelConfig& config() const;
+  /// "cpu" or "cuda:0".
+  std::string device() const;
+
+  /// L2-normalised embeddings of poster image files, one row each.
+  Embeddings encode_posters(const std::vector<std::string>& image_paths, std::size_t batch_size = 64) const;
+  /// L2-normalised embeddings of intros (UTF-8), one row each.
+  Embeddings encode_intros(const std::vector<std::string>& intros, std::size_t batch_size = 64) const;
+  /// Raw encoder features (before the heads), for `clipmatch encode`.
+  Matrix poster_features(const std::vector<std::string>& image_paths, std::size_t batch_size = 64) const;
+  Matrix intro_features(const std::vector<std::string>& intros, std::size_t batch_size = 64) const;
+
+  /// exp(t), the logit scale.
+  double logit_scale() const;
+
+  /// Trains on dataset.train (all rows when the split is empty), evaluating each epoch; keeps the best
+  /// checkpoint in options.run_dir and leaves the model holding the best weights.
+  TrainReport train(const Dataset& dataset, const TrainOptions& options);
+
+  /// Encodes the whole dataset, computes train / held-out / all metrics and writes metrics.json (+ the
+  /// chosen outputs) into out_dir (nothing written when out_dir is empty).
+  EvaluationReport evaluate(const Dataset& dataset, const std::string& out_dir,
+                            const EvalOutputs& outputs = {}) const;
+
+  /// Writes a safetensors checkpoint (configuration in __metadata__) atomically.
+  void save(const std::string& path) const;
+
+ private:
+  struct Impl;
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Distances between every poster row and every intro row of two L2-normalised embedding matrices.
+CLIPMATCH_API Matrix distance_matrix(const Embeddings& posters, const Embeddings& intros,
+                                     DistanceKind kind = DistanceKind::OneMinusCosine);
+
+}  // namespace clipmatch

@@ -1,0 +1,108 @@
+#include "train/feature_cache.hpp"
+
+#include "core/fail.hpp"
+
+#include <clipmatch/safetensors.hpp>
+
+#include <cstring>
+#include <unordered_map>
+
+namespace clipmatch::train {
+
+FeatureCache::FeatureCache(std::filesystem::path dir, ContentKey encoder_key)
+    : dir_(std::move(dir)), encoder_key_(encoder_key) {
+  if (!dir_.empty()) load();
+}
+
+std::filesystem::path FeatureCache::file() const {
+  return dir_.empty() ? std::filesystem::path() : dir_ / (encoder_key_.hex() + ".safetensors");
+}
+
+void FeatureCache::load() {
+  const auto path = file();
+  if (!std::filesystem::exists(path)) return;
+  try {
+    const auto st = SafetensorsFile::open(path.string());
+    const auto& keys = st.tensor("keys");
+    const auto& features = st.tensor("features");
+    if (keys.dtype != DType::I64 || keys.shape.size() != 2 || keys.shape[1] != 2 || features.dtype != DType::F32 ||
+        features.shape.empty() || features.shape[0] != keys.shape[0]) {
+      fail(ErrorKind::Format, "unexpected tensor layout");
+    }
+    keys_.resize(static_cast<std::size_t>(keys.shape[0]));
+    std::memcpy(keys_.data(), keys.data, keys.nbytes);  // ContentKey is two uint64, written the same way
+    features_ = torch::from_blob(const_cast<void*>(features.data), features.shape, torch::kFloat32).clone();
+  } catch (const Error& e) {
+    // A damaged cache costs a re-encode, never a failed run: start empty and overwrite it on save.
+    keys_.clear();
+    features_ = torch::Tensor();
+    fmt::print(stderr, "clipmatch: ignoring unreadable feature cache {}: {}\n", path.string(), e.what());
+  }
+}
+
+void FeatureCache::save() const {
+  if (dir_.empty() || keys_.empty()) return;
+  std::filesystem::create_directories(dir_);
+  static_assert(sizeof(ContentKey) == 2 * sizeof(std::int64_t), "ContentKey must be two 64-bit words");
+  const auto features = features_.contiguous();
+  std::vector<TensorView> tensors(2);
+  tensors[0] = TensorView{"keys", DType::I64, {static_cast<std::int64_t>(keys_.size()), 2}, keys_.data(),
+                          keys_.size() * sizeof(ContentKey)};
+  tensors[1] = TensorView{"features", DType::F32, features.sizes().vec(), features.data_ptr(),
+                          static_cast<std::size_t>(features.numel()) * sizeof(float)};
+  write_safetensors(file().string(), tensors, {{"format", "clipmatch-feature-cache-v1"}});
+}
+
+torch::Tensor FeatureCache::get_or_compute(const std::vector<ContentKey>& keys,
+                                           const std::function<torch::Tensor(const std::vector<std::size_t>&)>& compute,
+                                           CacheStats* stats) {
+  std::unordered_map<ContentKey, std::int64_t, ContentKeyHash> row_of;
+  for (std::size_t i = 0; i < keys_.size(); ++i) row_of.emplace(keys_[i], static_cast<std::int64_t>(i));
+
+  std::vector<std::int64_t> rows(keys.size(), -1);
+  std::vector<std::size_t> missing;
+  std::unordered_map<ContentKey, std::size_t, ContentKeyHash> first_missing;  // duplicates computed once
+  std::vector<std::pair<std::size_t, std::size_t>> duplicate_of;             // (position, missing index)
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (auto it = row_of.find(keys[i]); it != row_of.end()) {
+      rows[i] = it->second;
+    } else if (auto dup = first_missing.find(keys[i]); dup != first_missing.end()) {
+      duplicate_of.emplace_back(i, dup->second);
+    } else {
+      first_missing.emplace(keys[i], missing.size());
+      missing.push_back(i);
+    }
+  }
+  if (stats != nullptr) {
+    stats->hits += keys.size() - missing.size() - duplicate_of.size();
+    stats->misses += missing.size();
+  }
+
+  if (!missing.empty()) {
+    auto fresh = compute(missing).detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    if (fresh.dim() == 0 || fresh.size(0) != static_cast<std::int64_t>(missing.size())) {
+      fail(ErrorKind::Internal, "feature cache: encoder returned {} rows for {} inputs",
+           fresh.dim() == 0 ? 0 : fresh.size(0), missing.size());
+    }
+    if (features_.defined() && features_.sizes().slice(1) != fresh.sizes().slice(1)) {
+      // Same fingerprint but another feature shape: the stored entries cannot be trusted; start over.
+      keys_.clear();
+      features_ = torch::Tensor();
+      if (stats != nullptr) stats->hits -= keys.size() - missing.size() - duplicate_of.size();
+      if (stats != nullptr) stats->misses -= missing.size();
+      return get_or_compute(keys, compute, stats);
+    }
+    const auto base = static_cast<std::int64_t>(keys_.size());
+    for (std::size_t m = 0; m < missing.size(); ++m) {
+      keys_.push_back(keys[missing[m]]);
+      rows[missing[m]] = base + static_cast<std::int64_t>(m);
+    }
+    for (const auto& [position, m] : duplicate_of) rows[position] = base + static_cast<std::int64_t>(m);
+    features_ = features_.defined() ? torch::cat({features_, fresh}) : fresh;
+    save();
+  }
+  const auto index = torch::from_blob(rows.data(), {static_cast<std::int64_t>(rows.size())}, torch::kInt64).clone();
+  return features_.index_select(0, index);
+}
+
+}  // namespace clipmatch::train

@@ -1,0 +1,50 @@
+// A persistent cache of encoder outputs. With frozen encoders (or the frozen lower part under top-K
+// unfreezing) every poster and intro is encoded once; epochs then touch only what trains, and a second run
+// with the same encoder, preprocessing and inputs reads the features back instead of re-encoding.
+//
+// Entries are keyed by content (file bytes / intro text, salted with the pipeline settings); the file is keyed
+// by the encoder's weights fingerprint. A changed poster or intro misses only its own entry.
+#pragma once
+
+#include "train/content_hash.hpp"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace clipmatch::train {
+
+struct CacheStats {
+  std::size_t hits = 0;
+  std::size_t misses = 0;
+};
+
+class FeatureCache {
+ public:
+  /// `dir` empty = in-memory only (nothing persists). `encoder_key` identifies the encoder + preprocessing.
+  FeatureCache(std::filesystem::path dir, ContentKey encoder_key);
+
+  /// Features for `keys` in order, float32 CPU [keys.size(), ...]. `compute(missing_positions)` must return
+  /// the features of those positions (in that order) as a [missing.size(), ...] tensor; it is called once
+  /// with all misses (batching is the caller's business). New entries are saved atomically.
+  torch::Tensor get_or_compute(const std::vector<ContentKey>& keys,
+                               const std::function<torch::Tensor(const std::vector<std::size_t>&)>& compute,
+                               CacheStats* stats = nullptr);
+
+  /// The cache file of this encoder (may not exist yet).
+  std::filesystem::path file() const;
+
+ private:
+  void load();
+  void save() const;
+
+  std::filesystem::path dir_;
+  ContentKey encoder_key_;
+  std::vector<ContentKey> keys_;
+  torch::Tensor features_;  // [keys_.size(), ...] float32 CPU, undefined when empty
+};
+
+}  // namespace clipmatch::train
