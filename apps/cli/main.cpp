@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   clipmatch::cli::Action action;
   clipmatch::cli::register_synth(app, action);
   clipmatch::cli::register_demo(app, action);
+  clipmatch::cli::register_train(app, action);
+  clipmatch::cli::register_eval(app, action);
+  clipmatch::cli::register_encode(app, action);
 
   try {
     app.parse(argc, argv);

@@ -111,8 +111,16 @@ struct TrainReport {
   std::vector<EpochLog> history;
 };
 
+/// What evaluate() measured: metrics per split ("all", "train", "heldout"; empty splits left out).
+struct EvaluationReport {
+  std::size_t n = 0;
+  DistanceKind distance = DistanceKind::OneMinusCosine;
+  SplitMetricsMap splits;
+};
+
 /// Which outputs evaluate() writes into its folder besides metrics.json.
 struct EvalOutputs {
+  DistanceKind distance = DistanceKind::OneMinusCosine;
   bool distance_npy = true;
   bool embeddings_npy = true;
   bool heatmap_png = true;

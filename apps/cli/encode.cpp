@@ -1,0 +1,111 @@
+// clipmatch encode: raw encoder features (or a trained model's embeddings) of posters or intros as .npy.
+#include "commands.hpp"
+
+#include <clipmatch/array_io.hpp>
+#include <clipmatch/dataset.hpp>
+#include <clipmatch/error.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+namespace clipmatch::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> poster_files(const std::string& folder) {
+  std::vector<std::string> out;
+  for (const auto& entry : fs::directory_iterator(folder)) {
+    auto ext = entry.path().extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (entry.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".gif" ||
+                                    ext == ".tga" || ext == ".ppm" || ext == ".pgm")) {
+      out.push_back(entry.path().string());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  if (out.empty()) throw Error(ErrorKind::InvalidArgument, folder + ": no image files (.jpg .jpeg .png .bmp .gif .tga .ppm)");
+  return out;
+}
+
+/// Intros of a dataset's movies.csv (its `intro` column) or of a text file (one intro per line).
+std::vector<std::string> read_intros(const std::string& path) {
+  if (fs::path(path).filename() == "movies.csv") {
+    DatasetOptions options;
+    options.check_posters_exist = false;
+    std::vector<std::string> out;
+    for (const auto& movie : load_dataset(fs::path(path).parent_path().string(), options).movies) out.push_back(movie.intro);
+    return out;
+  }
+  std::ifstream in(path);
+  if (!in) throw Error(ErrorKind::Io, path + ": cannot open");
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    out.push_back(line);
+  }
+  return out;
+}
+
+}  // namespace
+
+void register_encode(CLI::App& app, Action& action) {
+  struct Args {
+    std::string image_encoder, text_encoder, model, posters, intros, out;
+    Device device = Device::Auto;
+    std::size_t batch_size = 64;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "encode", "Write encoder features (or, with --model, trained embeddings) of posters or intros to a .npy file");
+  cmd->add_option("--image-encoder", args->image_encoder, "Poster encoder KIND:PATH (raw features)");
+  cmd->add_option("--text-encoder", args->text_encoder, "Intro encoder KIND:PATH (raw features)");
+  cmd->add_option("--model", args->model, "A trained run folder or model.safetensors (L2-normalised embeddings)");
+  cmd->add_option("--posters", args->posters, "Folder of poster images (encoded in file-name order)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--intros", args->intros, "movies.csv (its intro column) or a text file with one intro per line")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--out", args->out, "Output .npy (float32 [N, D]); poster order is written to OUT.txt")->required();
+  cmd->add_option("--batch-size", args->batch_size, "Items per encoder batch")->capture_default_str();
+  add_device_option(*cmd, args->device);
+  cmd->callback([args, &action] {
+    action = [args] {
+      const auto& a = *args;
+      if (a.posters.empty() == a.intros.empty()) throw Error(ErrorKind::InvalidArgument, "give exactly one of --posters and --intros");
+      const int sources = !a.model.empty() + !a.image_encoder.empty() + !a.text_encoder.empty();
+      if (sources != 1) {
+        throw Error(ErrorKind::InvalidArgument, "give exactly one of --model, --image-encoder and --text-encoder");
+      }
+      if (!a.posters.empty() && !a.text_encoder.empty()) throw Error(ErrorKind::InvalidArgument, "--posters needs --image-encoder or --model");
+      if (!a.intros.empty() && !a.image_encoder.empty()) throw Error(ErrorKind::InvalidArgument, "--intros needs --text-encoder or --model");
+
+      std::optional<Model> model;
+      if (!a.model.empty()) {
+        model.emplace(Model::load(a.model, a.device));
+      } else {
+        ModelConfig config;  // the tower not asked for stays an untrained preset: it is never run
+        if (!a.image_encoder.empty()) config.image_encoder = EncoderSpec::parse(a.image_encoder);
+        if (!a.text_encoder.empty()) config.text_encoder = EncoderSpec::parse(a.text_encoder);
+        model.emplace(Model::create(config, a.device));
+      }
+      Matrix result;
+      if (!a.posters.empty()) {
+        const auto files = poster_files(a.posters);
+        result = a.model.empty() ? model->poster_features(files, a.batch_size) : model->encode_posters(files, a.batch_size);
+        std::ofstream list(a.out + ".txt");
+        for (const auto& f : files) list << fs::path(f).filename().string() << "\n";
+      } else {
+        const auto intros = read_intros(a.intros);
+        result = a.model.empty() ? model->intro_features(intros, a.batch_size) : model->encode_intros(intros, a.batch_size);
+      }
+      save_npy(a.out, result);
+      fmt::print("wrote {} × {} float32 to {}\n", result.rows(), result.cols(), a.out);
+    };
+  });
+}
+
+}  // namespace clipmatch::cli

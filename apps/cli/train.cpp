@@ -1,0 +1,150 @@
+// clipmatch train: contrastive training on a dataset folder, ending with the evaluation into the run folder.
+#include "commands.hpp"
+
+#include <clipmatch/dataset.hpp>
+#include <clipmatch/error.hpp>
+
+#include <fmt/format.h>
+
+#include <map>
+
+namespace clipmatch::cli {
+
+namespace {
+
+struct TrainArgs {
+  std::string data, run, image_encoder = "tiny_cnn", text_encoder, clip_folder;
+  ModelConfig config;
+  TrainOptions options;
+  Device device = Device::Auto;
+  DistanceKind distance = DistanceKind::OneMinusCosine;
+  bool skip_bad_rows = false;
+  bool no_cache = false;
+  bool quiet = false;
+  bool zero_shot = false;
+};
+
+template <typename T>
+CLI::Transformer choices(const std::map<std::string, T>& names) {
+  return CLI::CheckedTransformer(names, CLI::ignore_case);
+}
+
+}  // namespace
+
+void register_train(CLI::App& app, Action& action) {
+  auto args = std::make_shared<TrainArgs>();
+  auto* cmd = app.add_subcommand("train", "Train poster/intro projection heads (and optionally encoder blocks) on a dataset");
+  cmd->add_option("--data", args->data, "Dataset folder (movies.csv, train.txt)")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--out", args->run, "Run folder: model.safetensors, epochs.jsonl, evaluation outputs")->required();
+  cmd->add_option("--image-encoder", args->image_encoder,
+                  "Poster encoder KIND[:PATH]: vit, clip, resnet, mobilenet_v2 (with a checkpoint folder) or tiny_cnn")
+      ->capture_default_str();
+  cmd->add_option("--text-encoder", args->text_encoder,
+                  "Intro encoder KIND[:PATH]: bert, clip, glove (with a folder) or tiny_text [default: tiny_text, or the "
+                  "CLIP folder when --image-encoder is clip]");
+  cmd->add_option("--clip", args->clip_folder, "A CLIPModel folder used for both towers");
+  cmd->add_flag("--zero-shot", args->zero_shot,
+                "With CLIP towers: use CLIP's own projections and temperature, skip training, only evaluate");
+  cmd->add_option("--epochs", args->options.epochs, "Training epochs")->capture_default_str();
+  cmd->add_option("--batch-size", args->options.batch_size, "Pairs per step (the contrastive batch)")->capture_default_str();
+  cmd->add_option("--lr", args->options.learning_rate, "Learning rate of the heads and temperature")->capture_default_str();
+  cmd->add_option("--encoder-lr", args->options.encoder_learning_rate, "Learning rate of unfrozen encoder weights")
+      ->capture_default_str();
+  cmd->add_option("--weight-decay", args->options.weight_decay, "AdamW weight decay")->capture_default_str();
+  cmd->add_option("--warmup", args->options.warmup_fraction, "Warm-up share of all steps (cosine schedule)")
+      ->capture_default_str();
+  cmd->add_option("--schedule", args->options.schedule, "Learning-rate schedule: constant, cosine (warm-up + cosine) or plateau")
+      ->transform(choices(std::map<std::string, Schedule>{{"constant", Schedule::Constant},
+                                                          {"cosine", Schedule::WarmupCosine},
+                                                          {"plateau", Schedule::Plateau}}))
+      ->default_str("cosine");
+  cmd->add_option("--plateau-factor", args->options.plateau_factor, "ReduceLROnPlateau factor")->capture_default_str();
+  cmd->add_option("--plateau-patience", args->options.plateau_patience, "ReduceLROnPlateau patience (epochs)")
+      ->capture_default_str();
+  cmd->add_option("--grad-clip", args->options.grad_clip_norm, "Clip the global gradient norm (0 = off)")->capture_default_str();
+  cmd->add_option("--loss", args->options.loss,
+                  "infonce (symmetric, as the course), siglip, or multi-positive (movies sharing genres are partial positives)")
+      ->transform(choices(std::map<std::string, LossKind>{{"infonce", LossKind::InfoNce},
+                                                          {"siglip", LossKind::SigLip},
+                                                          {"multi-positive", LossKind::MultiPositive}}))
+      ->default_str("infonce");
+  cmd->add_option("--genre-weight", args->options.genre_positive_weight, "multi-positive: weight of a full genre match")
+      ->capture_default_str();
+  cmd->add_option("--freeze", args->options.freeze, "frozen (encoders fixed, features cached), top-k, or full")
+      ->transform(choices(std::map<std::string, FreezeMode>{{"frozen", FreezeMode::Frozen},
+                                                            {"top-k", FreezeMode::TopK},
+                                                            {"full", FreezeMode::Full}}))
+      ->default_str("frozen");
+  cmd->add_option("--unfreeze-top", args->options.unfreeze_top, "top-k: trainable top blocks/stages of each encoder")
+      ->capture_default_str();
+  cmd->add_option("--head", args->config.head, "Projection head: linear (course) or mlp")
+      ->transform(choices(std::map<std::string, HeadKind>{{"linear", HeadKind::Linear}, {"mlp", HeadKind::Mlp}}))
+      ->default_str("linear");
+  cmd->add_option("--mlp-hidden", args->config.mlp_hidden, "Hidden width of the MLP head")->capture_default_str();
+  cmd->add_option("--embed-dim", args->config.embed_dim, "Width of the shared embedding space")->capture_default_str();
+  cmd->add_option("--temperature", args->config.temperature, "Initial temperature: clip (t = log 1/0.07) or course (t = 1)")
+      ->transform(choices(std::map<std::string, TemperatureInit>{{"clip", TemperatureInit::Clip},
+                                                                 {"course", TemperatureInit::Course}}))
+      ->default_str("clip");
+  cmd->add_option("--max-tokens", args->config.max_text_tokens, "Intro token limit (0 = the encoder's default)")
+      ->capture_default_str();
+  cmd->add_option("--early-stopping", args->options.early_stopping_patience,
+                  "Stop after this many epochs without held-out improvement (0 = off)")
+      ->capture_default_str();
+  cmd->add_option("--cache-dir", args->options.cache_dir, "Feature cache folder [default: <run>/../.clipmatch-cache]");
+  cmd->add_flag("--no-cache", args->no_cache, "Do not read or write the persistent feature cache");
+  cmd->add_option("--seed", args->options.seed, "Seed of initialisation and shuffling")->capture_default_str();
+  cmd->add_flag("--skip-bad-rows", args->skip_bad_rows, "Skip malformed dataset rows (counted) instead of failing");
+  cmd->add_flag("--quiet", args->quiet, "No progress output");
+  add_device_option(*cmd, args->device);
+  add_distance_option(*cmd, args->distance);
+
+  cmd->callback([args, &action] {
+    action = [args] {
+      auto& a = *args;
+      if (!a.clip_folder.empty()) {
+        a.image_encoder = "clip:" + a.clip_folder;
+        if (a.text_encoder.empty()) a.text_encoder = "clip:" + a.clip_folder;
+      }
+      if (a.text_encoder.empty()) {
+        a.text_encoder = a.image_encoder.rfind("clip:", 0) == 0 ? a.image_encoder : std::string("tiny_text");
+      }
+      a.config.image_encoder = EncoderSpec::parse(a.image_encoder);
+      a.config.text_encoder = EncoderSpec::parse(a.text_encoder);
+      a.config.seed = a.options.seed;
+      a.config.use_pretrained_projection = a.zero_shot;
+      a.options.run_dir = a.run;
+      a.options.use_cache = !a.no_cache;
+      a.options.verbose = !a.quiet;
+
+      DatasetOptions data_options;
+      data_options.skip_bad_rows = a.skip_bad_rows;
+      DatasetReport data_report;
+      const auto data = load_dataset(a.data, data_options, &data_report);
+      if (data_report.rows_skipped > 0) {
+        fmt::print(stderr, "skipped {} bad rows of {} ({} train indices dropped)\n", data_report.rows_skipped,
+                   data_report.rows_read, data_report.train_dropped);
+      }
+      fmt::print("dataset {}: {} movies, {} train, {} held-out\n", data.root, data.movies.size(), data.train.size(),
+                 data.heldout().size());
+      auto model = Model::create(a.config, a.device);
+      fmt::print("model: posters {} | intros {} | device {}\n", a.config.image_encoder.to_string(),
+                 a.config.text_encoder.to_string(), model.device());
+      if (a.zero_shot) {
+        model.save(a.run + "/model.safetensors");
+      } else {
+        const auto report = model.train(data, a.options);
+        fmt::print("trained {} epochs in {:.1f} s; best epoch {} (selection score {:.4f}); feature cache {} hits, {} misses\n",
+                   report.epochs_run, report.seconds, report.best_epoch, report.best_heldout_r1, report.cache_hits,
+                   report.cache_misses);
+      }
+      EvalOutputs outputs;
+      outputs.distance = a.distance;
+      const auto evaluation = model.evaluate(data, a.run, outputs);
+      print_metrics_table(evaluation);
+      print_outputs(a.run);
+    };
+  });
+}
+
+}  // namespace clipmatch::cli

@@ -1,0 +1,213 @@
+// clipmatch::Model: construction, encoding and the shared feature pipelines.
+#include "model/model_state.hpp"
+
+#include "core/autocast.hpp"
+#include "core/fail.hpp"
+#include "io/image_impl.hpp"
+
+#include <algorithm>
+
+namespace clipmatch::model {
+
+void MatchNetImpl::set_image_encoder(const std::shared_ptr<nn::ImageEncoderImpl>& encoder) {
+  image_encoder = register_module("image_encoder", encoder);
+}
+
+void MatchNetImpl::set_text_encoder(const std::shared_ptr<nn::TextEncoderImpl>& encoder) {
+  text_encoder = register_module("text_encoder", encoder);
+}
+
+void MatchNetImpl::set_heads(ProjectionHead image, ProjectionHead text) {
+  image_head = register_module("image_head", std::move(image));
+  text_head = register_module("text_head", std::move(text));
+}
+
+void MatchNetImpl::set_logit_scale(double t) {
+  if (!logit_scale.defined()) logit_scale = register_parameter("logit_scale", torch::zeros({}));
+  torch::NoGradGuard no_grad;
+  logit_scale.fill_(t);
+}
+
+void MatchNetImpl::ensure_logit_bias(double initial) {
+  if (logit_bias.defined()) return;
+  logit_bias = register_parameter("logit_bias", torch::full({}, initial));
+}
+
+torch::Device resolve_device(Device device) {
+  switch (device) {
+    case Device::Cpu:
+      return torch::kCPU;
+    case Device::Cuda:
+      if (!torch::cuda::is_available()) fail(ErrorKind::Unsupported, "device cuda requested but no CUDA GPU is usable");
+      return torch::Device(torch::kCUDA, 0);
+    case Device::Auto:
+      break;
+  }
+  return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+}
+
+Matrix to_matrix(const torch::Tensor& tensor) {
+  const auto cpu = tensor.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  if (cpu.dim() != 2) fail(ErrorKind::Internal, "expected a 2-D tensor, got {} dimensions", cpu.dim());
+  Matrix out(cpu.size(0), cpu.size(1));
+  std::copy_n(cpu.data_ptr<float>(), cpu.numel(), out.data());
+  return out;
+}
+
+namespace {
+
+/// Runs `fn` over [0, n) in slices of `batch_size`, concatenating the float32 results on `device`.
+torch::Tensor batched(std::size_t n, std::size_t batch_size,
+                      const std::function<torch::Tensor(std::size_t, std::size_t)>& fn) {
+  if (batch_size == 0) fail(ErrorKind::InvalidArgument, "batch size must be positive");
+  std::vector<torch::Tensor> parts;
+  for (std::size_t begin = 0; begin < n; begin += batch_size) {
+    parts.push_back(fn(begin, std::min(n, begin + batch_size)).to(torch::kFloat32));
+  }
+  return torch::cat(parts);
+}
+
+}  // namespace
+
+}  // namespace clipmatch::model
+
+namespace clipmatch {
+
+using model::MatchNet;
+using model::ProjectionHead;
+
+void Model::Impl::require_ready(const char* what) const {
+  if (!net->text_encoder || !net->image_head) {
+    fail(ErrorKind::InvalidArgument,
+         "{}: the intro encoder '{}' has no vocabulary yet; train the model first (or load a trained one)", what,
+         config.text_encoder.to_string());
+  }
+}
+
+void Model::Impl::build_heads() {
+  if (!net->text_encoder || net->image_head) return;
+  const bool identity = config.use_pretrained_projection;
+  const auto image_dim = net->image_encoder->feature_dim();
+  const auto text_dim = net->text_encoder->feature_dim();
+  if (identity && image_dim != text_dim) {
+    fail(ErrorKind::InvalidArgument,
+         "use_pretrained_projection needs encoders with one shared feature width (image {}, text {})", image_dim,
+         text_dim);
+  }
+  torch::manual_seed(config.seed + 1);
+  net->set_heads(ProjectionHead(image_dim, config.embed_dim, config.head, config.mlp_hidden, identity),
+                 ProjectionHead(text_dim, config.embed_dim, config.head, config.mlp_hidden, identity));
+  net->image_head->to(device);
+  net->text_head->to(device);
+}
+
+torch::Tensor Model::Impl::load_pixels(const std::vector<std::string>& paths) const {
+  return io::preprocess_files(paths, image.preprocess);
+}
+
+text::TokenBatch Model::Impl::tokenize(const std::vector<std::string>& texts) const {
+  return text.tokenizer->encode_batch(texts, text.max_tokens, false);
+}
+
+torch::Tensor Model::Impl::image_features(const std::vector<std::string>& paths, std::size_t batch_size) const {
+  torch::NoGradGuard no_grad;
+  const bool was_training = net->image_encoder->is_training();
+  net->image_encoder->eval();
+  auto out = model::batched(paths.size(), batch_size, [&](std::size_t begin, std::size_t end) {
+    const std::vector<std::string> slice(paths.begin() + begin, paths.begin() + end);
+    auto pixels = load_pixels(slice).to(device, /*non_blocking=*/true);
+    CudaAutocast autocast(device, /*enabled=*/true);
+    return net->image_encoder->forward(pixels);
+  });
+  net->image_encoder->train(was_training);
+  return out;
+}
+
+torch::Tensor Model::Impl::text_features(const std::vector<std::string>& texts, std::size_t batch_size) const {
+  require_ready("encoding intros");
+  torch::NoGradGuard no_grad;
+  const bool was_training = net->text_encoder->is_training();
+  net->text_encoder->eval();
+  auto out = model::batched(texts.size(), batch_size, [&](std::size_t begin, std::size_t end) {
+    const std::vector<std::string> slice(texts.begin() + begin, texts.begin() + end);
+    auto batch = tokenize(slice);
+    batch.ids = batch.ids.to(device);
+    batch.attention_mask = batch.attention_mask.to(device);
+    CudaAutocast autocast(device, /*enabled=*/true);
+    return net->text_encoder->forward(batch);
+  });
+  net->text_encoder->train(was_training);
+  return out;
+}
+
+torch::Tensor Model::Impl::embed_image_features(const torch::Tensor& features) const {
+  return torch::nn::functional::normalize(net->image_head->forward(features.to(torch::kFloat32)),
+                                          torch::nn::functional::NormalizeFuncOptions().dim(1));
+}
+
+torch::Tensor Model::Impl::embed_text_features(const torch::Tensor& features) const {
+  return torch::nn::functional::normalize(net->text_head->forward(features.to(torch::kFloat32)),
+                                          torch::nn::functional::NormalizeFuncOptions().dim(1));
+}
+
+// --- the facade ------------------------------------------------------------------------------------------
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
+
+Model Model::create(const ModelConfig& config, Device device) {
+  if (config.embed_dim <= 0) fail(ErrorKind::InvalidArgument, "embed_dim must be positive, got {}", config.embed_dim);
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->device = model::resolve_device(device);
+  impl->net = MatchNet();
+  impl->image = model::build_image_tower(config.image_encoder, config.seed);
+  impl->text = model::build_text_tower(config.text_encoder, config.seed,
+                                       static_cast<std::size_t>(std::max<std::int64_t>(0, config.max_text_tokens)),
+                                       "", nullptr);
+  impl->image_encoder_trained = !impl->image.pretrained;
+  impl->text_encoder_trained = !impl->text.pretrained;
+  impl->net->set_image_encoder(impl->image.encoder);
+  if (impl->text.encoder) impl->net->set_text_encoder(impl->text.encoder);
+  double t = config.temperature == TemperatureInit::Course ? 1.0 : std::log(1.0 / 0.07);
+  if (config.use_pretrained_projection) {
+    if (auto scale = model::pretrained_logit_scale(config.text_encoder)) t = *scale;
+  }
+  impl->net->set_logit_scale(t);
+  impl->net->to(impl->device);
+  impl->build_heads();
+  return Model(std::move(impl));
+}
+
+Model Model::load(const std::string& path, Device device) { return Model(Impl::load(path, device)); }
+
+void Model::save(const std::string& path) const { impl_->save(path); }
+
+const ModelConfig& Model::config() const { return impl_->config; }
+
+std::string Model::device() const { return impl_->device.str(); }
+
+double Model::logit_scale() const { return std::exp(impl_->net->logit_scale.item<double>()); }
+
+Matrix Model::poster_features(const std::vector<std::string>& image_paths, std::size_t batch_size) const {
+  return model::to_matrix(impl_->image_features(image_paths, batch_size));
+}
+
+Matrix Model::intro_features(const std::vector<std::string>& intros, std::size_t batch_size) const {
+  return model::to_matrix(impl_->text_features(intros, batch_size));
+}
+
+Embeddings Model::encode_posters(const std::vector<std::string>& image_paths, std::size_t batch_size) const {
+  impl_->require_ready("encoding posters");
+  torch::NoGradGuard no_grad;
+  return model::to_matrix(impl_->embed_image_features(impl_->image_features(image_paths, batch_size)));
+}
+
+Embeddings Model::encode_intros(const std::vector<std::string>& intros, std::size_t batch_size) const {
+  torch::NoGradGuard no_grad;
+  return model::to_matrix(impl_->embed_text_features(impl_->text_features(intros, batch_size)));
+}
+
+}  // namespace clipmatch

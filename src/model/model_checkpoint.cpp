@@ -1,0 +1,176 @@
+// Model checkpoints: one safetensors file. Tensors are the MatchNet's parameters and buffers by name (encoder
+// weights only when training changed them or they were built from scratch; otherwise the encoder folder is
+// referenced and its weights fingerprinted), the run's own tokenizer model as a U8 tensor, and the
+// configuration + preprocessing as JSON in __metadata__.
+#include "model/model_config_json.hpp"
+#include "model/model_state.hpp"
+
+#include "core/fail.hpp"
+#include "io/image_impl.hpp"
+#include "train/content_hash.hpp"
+
+#include <clipmatch/safetensors.hpp>
+#include <clipmatch/version.hpp>
+
+#include <cstring>
+#include <filesystem>
+
+namespace clipmatch {
+
+namespace {
+
+constexpr const char* kTokenizerTensor = "text_tokenizer.model";
+
+DType dtype_of(const torch::Tensor& tensor) {
+  switch (tensor.scalar_type()) {
+    case torch::kFloat32: return DType::F32;
+    case torch::kFloat64: return DType::F64;
+    case torch::kFloat16: return DType::F16;
+    case torch::kBFloat16: return DType::BF16;
+    case torch::kInt64: return DType::I64;
+    case torch::kInt32: return DType::I32;
+    case torch::kUInt8: return DType::U8;
+    case torch::kBool: return DType::BOOL;
+    default: fail(ErrorKind::Internal, "checkpoint: unsupported tensor type {}", c10::toString(tensor.scalar_type()));
+  }
+}
+
+torch::ScalarType scalar_type_of(DType dtype, const std::string& where) {
+  switch (dtype) {
+    case DType::F32: return torch::kFloat32;
+    case DType::F64: return torch::kFloat64;
+    case DType::F16: return torch::kFloat16;
+    case DType::BF16: return torch::kBFloat16;
+    case DType::I64: return torch::kInt64;
+    case DType::I32: return torch::kInt32;
+    case DType::U8: return torch::kUInt8;
+    case DType::BOOL: return torch::kBool;
+    default: fail(ErrorKind::Checkpoint, "{}: unsupported dtype {}", where, dtype_name(dtype));
+  }
+}
+
+bool is_encoder_tensor(const std::string& name, const char* prefix) { return name.rfind(prefix, 0) == 0; }
+
+std::string fingerprint(const torch::nn::Module& module) { return train::hash_module(module, "").hex(); }
+
+std::filesystem::path checkpoint_file(const std::string& path) {
+  std::filesystem::path p(path);
+  if (std::filesystem::is_directory(p)) p /= "model.safetensors";
+  if (!std::filesystem::exists(p)) fail(ErrorKind::Io, "{}: no such checkpoint", p.string());
+  return p;
+}
+
+}  // namespace
+
+void Model::Impl::save(const std::string& path) const {
+  require_ready("saving");
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  auto add = [&](const std::string& name, const torch::Tensor& tensor) {
+    if (!image_encoder_trained && is_encoder_tensor(name, "image_encoder.")) return;
+    if (!text_encoder_trained && is_encoder_tensor(name, "text_encoder.")) return;
+    tensors.emplace_back(name, tensor.detach().to(torch::kCPU).contiguous());
+  };
+  for (const auto& item : net->named_parameters(true)) add(item.key(), item.value());
+  for (const auto& item : net->named_buffers(true)) add(item.key(), item.value());
+  if (!text.tokenizer_model.empty()) {
+    const auto bytes = torch::empty({static_cast<std::int64_t>(text.tokenizer_model.size())}, torch::kUInt8);
+    std::memcpy(bytes.data_ptr(), text.tokenizer_model.data(), text.tokenizer_model.size());
+    tensors.emplace_back(kTokenizerTensor, bytes);
+  }
+
+  std::vector<TensorView> views;
+  views.reserve(tensors.size());
+  for (const auto& [name, tensor] : tensors) {
+    views.push_back(TensorView{name, dtype_of(tensor), tensor.sizes().vec(), tensor.data_ptr(),
+                               static_cast<std::size_t>(tensor.numel()) * tensor.element_size()});
+  }
+  std::map<std::string, std::string> metadata{
+      {"format", "clipmatch-model-v1"},
+      {"clipmatch.version", version()},
+      {"clipmatch.config", model::config_to_json(config).dump()},
+      {"clipmatch.image_preprocess", io::preprocess_to_json(image.preprocess).dump()},
+      {"clipmatch.image_encoder_stored", image_encoder_trained ? "1" : "0"},
+      {"clipmatch.text_encoder_stored", text_encoder_trained ? "1" : "0"},
+  };
+  if (!image_encoder_trained) metadata["clipmatch.image_encoder_fingerprint"] = fingerprint(*net->image_encoder);
+  if (!text_encoder_trained) metadata["clipmatch.text_encoder_fingerprint"] = fingerprint(*net->text_encoder);
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  write_safetensors(path, views, metadata);
+}
+
+std::unique_ptr<Model::Impl> Model::Impl::load(const std::string& path, Device device) {
+  const auto file = checkpoint_file(path).string();
+  const auto st = SafetensorsFile::open(file);
+  const auto& meta = st.metadata();
+  auto get_meta = [&](const std::string& key) -> const std::string& {
+    const auto it = meta.find(key);
+    if (it == meta.end()) fail(ErrorKind::Checkpoint, "{}: not a clipmatch checkpoint (metadata '{}' missing)", file, key);
+    return it->second;
+  };
+  nlohmann::json config_json;
+  try {
+    config_json = nlohmann::json::parse(get_meta("clipmatch.config"));
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorKind::Format, "{}: metadata clipmatch.config is not JSON: {}", file, e.what());
+  }
+
+  auto impl = std::make_unique<Impl>();
+  impl->config = model::config_from_json(config_json, file);
+  impl->device = model::resolve_device(device);
+  impl->image_encoder_trained = get_meta("clipmatch.image_encoder_stored") == "1";
+  impl->text_encoder_trained = get_meta("clipmatch.text_encoder_stored") == "1";
+
+  std::string tokenizer_model;
+  if (st.contains(kTokenizerTensor)) {
+    const auto& view = st.tensor(kTokenizerTensor);
+    tokenizer_model.assign(static_cast<const char*>(view.data), view.nbytes);
+  }
+  impl->image = model::build_image_tower(impl->config.image_encoder, impl->config.seed);
+  impl->image.preprocess =
+      io::preprocess_from_json(nlohmann::json::parse(get_meta("clipmatch.image_preprocess")), file);
+  impl->text = model::build_text_tower(impl->config.text_encoder, impl->config.seed,
+                                       static_cast<std::size_t>(std::max<std::int64_t>(0, impl->config.max_text_tokens)),
+                                       tokenizer_model, nullptr);
+  impl->text.tokenizer_model = tokenizer_model;
+  if (!impl->text.encoder) fail(ErrorKind::Checkpoint, "{}: the intro encoder could not be rebuilt", file);
+  impl->net->set_image_encoder(impl->image.encoder);
+  impl->net->set_text_encoder(impl->text.encoder);
+  impl->net->set_logit_scale(0.0);
+  if (st.contains("logit_bias")) impl->net->ensure_logit_bias(0.0);
+  impl->build_heads();
+
+  for (const auto& [prefix, stored, key] :
+       {std::tuple{"image_encoder.", impl->image_encoder_trained, "clipmatch.image_encoder_fingerprint"},
+        std::tuple{"text_encoder.", impl->text_encoder_trained, "clipmatch.text_encoder_fingerprint"}}) {
+    if (stored) continue;
+    const auto& module = std::string(prefix) == "image_encoder." ? static_cast<torch::nn::Module&>(*impl->image.encoder)
+                                                                  : static_cast<torch::nn::Module&>(*impl->text.encoder);
+    if (fingerprint(module) != get_meta(key)) {
+      fail(ErrorKind::Checkpoint, "{}: the weights of the {} differ from those the model was trained with", file,
+           std::string(prefix) == "image_encoder." ? impl->config.image_encoder.to_string()
+                                                   : impl->config.text_encoder.to_string());
+    }
+  }
+
+  torch::NoGradGuard no_grad;
+  auto restore = [&](const std::string& name, torch::Tensor& target) {
+    if (!impl->image_encoder_trained && is_encoder_tensor(name, "image_encoder.")) return;
+    if (!impl->text_encoder_trained && is_encoder_tensor(name, "text_encoder.")) return;
+    if (!st.contains(name)) fail(ErrorKind::Checkpoint, "{}: tensor '{}' is missing", file, name);
+    const auto& view = st.tensor(name);
+    if (view.shape != target.sizes().vec()) {
+      fail(ErrorKind::Checkpoint, "{}: tensor '{}' has shape {} but the model expects {}", file, name,
+           fmt::join(view.shape, "x"), fmt::join(target.sizes().vec(), "x"));
+    }
+    const auto source = torch::from_blob(const_cast<void*>(view.data), view.shape, scalar_type_of(view.dtype, name));
+    target.copy_(source);
+  };
+  for (auto& item : impl->net->named_parameters(true)) restore(item.key(), item.value());
+  for (auto& item : impl->net->named_buffers(true)) restore(item.key(), item.value());
+  impl->net->to(impl->device);
+  impl->net->eval();
+  return impl;
+}
+
+}  // namespace clipmatch

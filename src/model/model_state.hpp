@@ -1,0 +1,78 @@
+// The state behind clipmatch::Model: towers, heads and temperature in one torch module (so that parameter
+// names are the checkpoint names), the device, and the feature pipelines shared by encoding, training and
+// evaluation.
+#pragma once
+
+#include "model/projection_head.hpp"
+#include "model/towers.hpp"
+
+#include <clipmatch/model.hpp>
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+namespace clipmatch::model {
+
+/// All trainable and stored tensors, named "image_encoder.*", "text_encoder.*", "image_head.*",
+/// "text_head.*", "logit_scale" (t; logits = cos · exp(t)) and, for SigLIP, "logit_bias".
+class MatchNetImpl : public torch::nn::Module {
+ public:
+  MatchNetImpl() = default;
+  void set_image_encoder(const std::shared_ptr<nn::ImageEncoderImpl>& encoder);
+  void set_text_encoder(const std::shared_ptr<nn::TextEncoderImpl>& encoder);
+  void set_heads(ProjectionHead image_head, ProjectionHead text_head);
+  void set_logit_scale(double t);
+  void ensure_logit_bias(double initial);
+
+  std::shared_ptr<nn::ImageEncoderImpl> image_encoder;
+  std::shared_ptr<nn::TextEncoderImpl> text_encoder;
+  ProjectionHead image_head{nullptr};
+  ProjectionHead text_head{nullptr};
+  torch::Tensor logit_scale;  // scalar t
+  torch::Tensor logit_bias;   // scalar b (SigLIP); undefined otherwise
+};
+TORCH_MODULE(MatchNet);
+
+/// The largest logit scale t may reach (CLIP clamps exp(t) at 100).
+constexpr double kMaxLogitScale = 4.605170185988092;  // log(100)
+
+torch::Device resolve_device(Device device);
+Matrix to_matrix(const torch::Tensor& tensor);
+
+}  // namespace clipmatch::model
+
+namespace clipmatch {
+
+struct Model::Impl {
+  ModelConfig config;
+  torch::Device device{torch::kCPU};
+  model::ImageTower image;
+  model::TextTower text;
+  model::MatchNet net;
+  bool image_encoder_trained = false;  ///< encoder weights changed (or from scratch): store them in checkpoints
+  bool text_encoder_trained = false;
+
+  /// Builds heads once both encoders exist (tiny_text gets its encoder when training starts).
+  void build_heads();
+  void require_ready(const char* what) const;
+
+  /// Raw encoder features, float32 on the model's device, in eval mode without gradients.
+  torch::Tensor image_features(const std::vector<std::string>& paths, std::size_t batch_size) const;
+  torch::Tensor text_features(const std::vector<std::string>& texts, std::size_t batch_size) const;
+  /// Decoded, preprocessed pixels of posters [N,3,S,S] on CPU (uses all cores).
+  torch::Tensor load_pixels(const std::vector<std::string>& paths) const;
+  /// Token batch of intros, padded to the longest.
+  text::TokenBatch tokenize(const std::vector<std::string>& texts) const;
+
+  /// Heads + L2 normalisation (gradients flow when enabled by the caller).
+  torch::Tensor embed_image_features(const torch::Tensor& features) const;
+  torch::Tensor embed_text_features(const torch::Tensor& features) const;
+
+  /// Checkpoint I/O (model_checkpoint.cpp).
+  void save(const std::string& path) const;
+  static std::unique_ptr<Impl> load(const std::string& path, Device device);
+};
+
+}  // namespace clipmatch

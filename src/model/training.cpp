@@ -1,0 +1,368 @@
+// Model::train — the contrastive training loop.
+//
+// What each item feeds into the trainable part depends on the freeze mode: with frozen encoders it is the
+// encoder's feature (computed once, through the persistent feature cache), otherwise the preprocessed pixels
+// and token ids (decoded once, kept in memory). Every epoch is evaluated on train / held-out / all; the best
+// epoch (held-out mean R@1, or train when there is no held-out set) is checkpointed and restored at the end.
+#include "model/model_config_json.hpp"
+#include "model/model_state.hpp"
+
+#include "core/autocast.hpp"
+#include "core/fail.hpp"
+#include "core/progress.hpp"
+#include "eval/splits.hpp"
+#include "io/atomic_file.hpp"
+#include "io/image_impl.hpp"
+#include "train/feature_cache.hpp"
+#include "train/loss.hpp"
+#include "train/optim.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <unordered_map>
+
+namespace clipmatch {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+void validate(const TrainOptions& o) {
+  if (o.run_dir.empty()) fail(ErrorKind::InvalidArgument, "train: run_dir is required");
+  if (o.epochs <= 0) fail(ErrorKind::InvalidArgument, "train: epochs must be positive, got {}", o.epochs);
+  if (o.batch_size < 2) fail(ErrorKind::InvalidArgument, "train: batch_size must be at least 2, got {}", o.batch_size);
+  if (!(o.learning_rate > 0)) fail(ErrorKind::InvalidArgument, "train: learning_rate must be positive");
+  if (o.freeze == FreezeMode::TopK && o.unfreeze_top <= 0) {
+    fail(ErrorKind::InvalidArgument, "train: freeze mode top-k needs unfreeze_top > 0");
+  }
+}
+
+double selection_score(const SplitMetricsMap& splits) {
+  const auto it = splits.count("heldout") ? splits.find("heldout") : splits.find("train");
+  if (it == splits.end()) return 0;
+  return (it->second.poster_to_intro.r1 + it->second.intro_to_poster.r1) / 2;
+}
+
+nlohmann::json split_json(const SplitMetrics& m) {
+  auto direction = [](const RetrievalMetrics& r) {
+    return nlohmann::json{{"r1", r.r1}, {"r5", r.r5}, {"r10", r.r10}, {"median_rank", r.median_rank},
+                          {"mean_rank", r.mean_rank}};
+  };
+  return {{"n", m.n}, {"acc_dim0", m.acc_dim0}, {"acc_dim1", m.acc_dim1},
+          {"poster_to_intro", direction(m.poster_to_intro)}, {"intro_to_poster", direction(m.intro_to_poster)}};
+}
+
+/// Multi-hot genre matrix [N, G] of the dataset (G = number of distinct genres; 0 columns if none).
+torch::Tensor genre_matrix(const Dataset& data) {
+  std::map<std::string, std::int64_t> ids;
+  for (const auto& movie : data.movies)
+    for (const auto& genre : movie.genres) ids.emplace(genre, static_cast<std::int64_t>(ids.size()));
+  auto out = torch::zeros({static_cast<std::int64_t>(data.movies.size()), static_cast<std::int64_t>(ids.size())});
+  auto acc = out.accessor<float, 2>();
+  for (std::size_t i = 0; i < data.movies.size(); ++i)
+    for (const auto& genre : data.movies[i].genres) acc[static_cast<std::int64_t>(i)][ids[genre]] = 1.0f;
+  return out;
+}
+
+std::vector<torch::Tensor> trainable(const torch::nn::Module& module) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : module.parameters()) {
+    if (p.requires_grad()) out.push_back(p);
+  }
+  return out;
+}
+
+void set_all_trainable(torch::nn::Module& module, bool trainable) {
+  for (auto& p : module.parameters()) p.set_requires_grad(trainable);
+}
+
+std::map<std::string, torch::Tensor> snapshot(const torch::nn::Module& module) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& item : module.named_parameters(true)) out[item.key()] = item.value().detach().clone();
+  for (const auto& item : module.named_buffers(true)) out[item.key()] = item.value().detach().clone();
+  return out;
+}
+
+void restore(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& state) {
+  torch::NoGradGuard no_grad;
+  for (auto& item : module.named_parameters(true)) item.value().copy_(state.at(item.key()));
+  for (auto& item : module.named_buffers(true)) item.value().copy_(state.at(item.key()));
+}
+
+}  // namespace
+
+TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
+  validate(options);
+  auto& m = *impl_;
+  const auto start = std::chrono::steady_clock::now();
+  const auto n = static_cast<std::int64_t>(data.movies.size());
+  if (n < 2) fail(ErrorKind::InvalidArgument, "train: the dataset {} has {} movies; at least 2 are needed", data.root, n);
+  std::vector<std::int64_t> train_rows(data.train.begin(), data.train.end());
+  if (train_rows.empty()) {
+    for (std::int64_t i = 0; i < n; ++i) train_rows.push_back(i);
+  }
+  fs::create_directories(options.run_dir);
+  torch::manual_seed(options.seed);
+
+  std::vector<std::string> posters, intros;
+  for (const auto& movie : data.movies) {
+    posters.push_back(movie.poster);
+    intros.push_back(movie.intro);
+  }
+
+  // tiny_text learns its vocabulary from the training intros, then gets its encoder and heads.
+  if (!m.net->text_encoder) {
+    std::vector<std::string> texts;
+    for (auto row : train_rows) texts.push_back(intros[static_cast<std::size_t>(row)]);
+    m.text = model::build_text_tower(m.config.text_encoder, m.config.seed,
+                                     static_cast<std::size_t>(std::max<std::int64_t>(0, m.config.max_text_tokens)),
+                                     "", &texts);
+    m.net->set_text_encoder(m.text.encoder);
+    m.text.encoder->to(m.device);
+    m.build_heads();
+  }
+
+  // Freezing.
+  const bool frozen = options.freeze == FreezeMode::Frozen;
+  auto configure_encoder = [&](auto& encoder) {
+    if (options.freeze == FreezeMode::Frozen) {
+      set_all_trainable(*encoder, false);
+    } else if (options.freeze == FreezeMode::TopK) {
+      encoder->set_trainable_top(std::min<std::int64_t>(options.unfreeze_top, encoder->num_blocks()));
+    } else {
+      set_all_trainable(*encoder, true);
+    }
+  };
+  configure_encoder(m.net->image_encoder);
+  configure_encoder(m.net->text_encoder);
+  if (!frozen) {
+    m.image_encoder_trained = true;
+    m.text_encoder_trained = true;
+  }
+  if (options.loss == LossKind::SigLip) {
+    m.net->ensure_logit_bias(-10.0);
+    m.net->logit_bias.set_data(m.net->logit_bias.data().to(m.device));
+    if (m.config.temperature == TemperatureInit::Clip) m.net->set_logit_scale(std::log(10.0));
+  }
+
+  // Inputs of the trainable part.
+  TrainReport report;
+  torch::Tensor image_inputs, text_inputs, text_mask;
+  if (frozen) {
+    const auto cache_dir = options.use_cache
+                               ? (options.cache_dir.empty() ? fs::path(options.run_dir).parent_path() / ".clipmatch-cache"
+                                                            : fs::path(options.cache_dir))
+                               : fs::path();
+    const auto preprocess_json = io::preprocess_to_json(m.image.preprocess).dump();
+    train::FeatureCache image_cache(cache_dir, train::hash_module(*m.net->image_encoder, "image|" + preprocess_json));
+    const auto text_salt = fmt::format("text|{}|{}", m.config.text_encoder.kind, m.text.max_tokens);
+    train::FeatureCache text_cache(cache_dir, train::hash_module(*m.net->text_encoder, text_salt));
+    std::vector<train::ContentKey> image_keys, text_keys;
+    for (const auto& path : posters) image_keys.push_back(train::hash_file(path));
+    for (const auto& intro : intros) text_keys.push_back(train::hash_text(intro, text_salt));
+    train::CacheStats stats;
+    auto encode_missing = [&](const std::vector<std::size_t>& rows, bool images) {
+      Progress progress(images ? "encode posters" : "encode intros", rows.size(), options.verbose);
+      std::vector<torch::Tensor> parts;
+      const std::size_t batch = 64;
+      for (std::size_t begin = 0; begin < rows.size(); begin += batch) {
+        std::vector<std::string> slice;
+        for (std::size_t i = begin; i < std::min(rows.size(), begin + batch); ++i)
+          slice.push_back(images ? posters[rows[i]] : intros[rows[i]]);
+        parts.push_back((images ? m.image_features(slice, batch) : m.text_features(slice, batch)).to(torch::kCPU));
+        progress.advance(slice.size());
+      }
+      progress.finish();
+      return torch::cat(parts);
+    };
+    image_inputs = image_cache.get_or_compute(
+        image_keys, [&](const std::vector<std::size_t>& rows) { return encode_missing(rows, true); }, &stats);
+    text_inputs = text_cache.get_or_compute(
+        text_keys, [&](const std::vector<std::size_t>& rows) { return encode_missing(rows, false); }, &stats);
+    image_inputs = image_inputs.to(m.device);
+    text_inputs = text_inputs.to(m.device);
+    report.cache_hits = stats.hits;
+    report.cache_misses = stats.misses;
+  } else {
+    image_inputs = m.load_pixels(posters);
+    auto tokens = m.tokenize(intros);
+    text_inputs = tokens.ids;
+    text_mask = tokens.attention_mask;
+  }
+  const auto genres = options.loss == LossKind::MultiPositive ? genre_matrix(data).to(m.device) : torch::Tensor();
+
+  // Optimiser: heads + temperature at learning_rate, unfrozen encoder weights at encoder_learning_rate.
+  std::vector<torch::Tensor> head_params = trainable(*m.net->image_head);
+  for (const auto& p : trainable(*m.net->text_head)) head_params.push_back(p);
+  std::vector<torch::Tensor> temperature_params{m.net->logit_scale};
+  if (m.net->logit_bias.defined()) temperature_params.push_back(m.net->logit_bias);
+  std::vector<torch::Tensor> encoder_params = trainable(*m.net->image_encoder);
+  for (const auto& p : trainable(*m.net->text_encoder)) encoder_params.push_back(p);
+  std::vector<train::ParamGroupSpec> groups{{"heads", head_params, options.learning_rate, options.weight_decay},
+                                            {"temperature", temperature_params, options.learning_rate, 0.0}};
+  if (!encoder_params.empty())
+    groups.push_back({"encoders", encoder_params, options.encoder_learning_rate, options.weight_decay});
+  auto optimizer = train::make_adamw(groups);
+  std::vector<torch::Tensor> all_params = head_params;
+  all_params.insert(all_params.end(), encoder_params.begin(), encoder_params.end());
+
+  const auto n_train = static_cast<std::int64_t>(train_rows.size());
+  const auto batch_size = std::min<std::int64_t>(options.batch_size, n_train);
+  const std::int64_t steps_per_epoch = std::max<std::int64_t>(1, n_train / batch_size);
+  const std::int64_t total_steps = steps_per_epoch * options.epochs;
+  std::optional<train::WarmupCosineSchedule> cosine;
+  std::optional<train::ReduceLROnPlateau> plateau;
+  if (options.schedule == Schedule::WarmupCosine) {
+    cosine.emplace(*optimizer, static_cast<std::int64_t>(std::llround(options.warmup_fraction * total_steps)),
+                   total_steps);
+  } else if (options.schedule == Schedule::Plateau) {
+    train::ReduceLROnPlateau::Options plateau_options;
+    plateau_options.factor = options.plateau_factor;
+    plateau_options.patience = options.plateau_patience;
+    plateau.emplace(*optimizer, plateau_options);
+  }
+
+  const auto train_index = torch::tensor(train_rows, torch::kInt64);
+  const std::vector<std::int64_t> train_indices(train_rows.begin(), train_rows.end());
+  auto embed_all = [&]() {
+    torch::NoGradGuard no_grad;
+    m.net->eval();
+    torch::Tensor p, t;
+    if (frozen) {
+      p = m.embed_image_features(image_inputs);
+      t = m.embed_text_features(text_inputs);
+    } else {
+      std::vector<torch::Tensor> ps, ts;
+      for (std::int64_t begin = 0; begin < n; begin += 64) {
+        const auto end = std::min(n, begin + 64);
+        CudaAutocast autocast(m.device, options.mixed_precision);
+        ps.push_back(m.embed_image_features(m.net->image_encoder->forward(image_inputs.slice(0, begin, end).to(m.device))));
+        text::TokenBatch batch{text_inputs.slice(0, begin, end).to(m.device), text_mask.slice(0, begin, end).to(m.device)};
+        ts.push_back(m.embed_text_features(m.net->text_encoder->forward(batch)));
+      }
+      p = torch::cat(ps);
+      t = torch::cat(ts);
+    }
+    m.net->train();
+    return std::pair{p, t};
+  };
+
+  std::ofstream log_file(fs::path(options.run_dir) / "epochs.jsonl", std::ios::trunc);
+  const auto checkpoint = (fs::path(options.run_dir) / "model.safetensors").string();
+  auto generator_seed = options.seed;
+  double best_score = -1;
+  int epochs_without_improvement = 0;
+  std::map<std::string, torch::Tensor> best_state;
+  std::int64_t step = 0;
+  m.net->train();
+  if (frozen) {
+    m.net->image_encoder->eval();
+    m.net->text_encoder->eval();
+  }
+
+  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    const auto epoch_start = std::chrono::steady_clock::now();
+    torch::manual_seed(generator_seed + static_cast<std::uint64_t>(epoch));
+    const auto order = train_index.index_select(0, torch::randperm(n_train, torch::kInt64));
+    double loss_sum = 0;
+    Progress progress(fmt::format("epoch {}/{}", epoch, options.epochs), static_cast<std::size_t>(steps_per_epoch),
+                      options.verbose && !frozen);
+    for (std::int64_t s = 0; s < steps_per_epoch; ++s, ++step) {
+      if (cosine) cosine->apply(step);
+      const auto rows = order.slice(0, s * batch_size, (s + 1) * batch_size);
+      const auto rows_device = rows.to(m.device);
+      torch::Tensor image_emb, text_emb;
+      {
+        CudaAutocast autocast(m.device, options.mixed_precision && !frozen);
+        if (frozen) {
+          image_emb = m.embed_image_features(image_inputs.index_select(0, rows_device));
+          text_emb = m.embed_text_features(text_inputs.index_select(0, rows_device));
+        } else {
+          auto ids = text_inputs.index_select(0, rows);
+          auto mask = text_mask.index_select(0, rows);
+          const auto longest = mask.sum(1).max().item<std::int64_t>();
+          text::TokenBatch batch{ids.slice(1, 0, longest).to(m.device), mask.slice(1, 0, longest).to(m.device)};
+          image_emb = m.embed_image_features(m.net->image_encoder->forward(image_inputs.index_select(0, rows).to(m.device)));
+          text_emb = m.embed_text_features(m.net->text_encoder->forward(batch));
+        }
+      }
+      torch::Tensor loss;
+      switch (options.loss) {
+        case LossKind::InfoNce:
+          loss = train::clip_infonce_loss(image_emb, text_emb, m.net->logit_scale);
+          break;
+        case LossKind::SigLip:
+          loss = train::siglip_loss(image_emb, text_emb, m.net->logit_scale, m.net->logit_bias);
+          break;
+        case LossKind::MultiPositive:
+          loss = train::multi_positive_infonce_loss(
+              image_emb, text_emb, m.net->logit_scale,
+              train::genre_soft_targets(genres.index_select(0, rows_device), options.genre_positive_weight));
+          break;
+      }
+      optimizer->zero_grad();
+      loss.backward();
+      if (options.grad_clip_norm > 0) train::clip_gradients(all_params, options.grad_clip_norm);
+      optimizer->step();
+      {
+        torch::NoGradGuard no_grad;
+        m.net->logit_scale.clamp_(0.0, model::kMaxLogitScale);
+      }
+      loss_sum += loss.item<double>();
+      progress.advance(1);
+    }
+    progress.finish();
+
+    EpochLog log;
+    log.epoch = epoch;
+    log.train_loss = loss_sum / static_cast<double>(steps_per_epoch);
+    log.learning_rate = train::learning_rates(*optimizer).front();
+    log.temperature = std::exp(m.net->logit_scale.item<double>());
+    const bool evaluate_now = epoch % std::max(1, options.eval_every) == 0 || epoch == options.epochs;
+    if (evaluate_now) {
+      const auto [p, t] = embed_all();
+      log.splits = eval::evaluate_splits(p, t, data.train.empty() ? train_indices : std::vector<std::int64_t>(data.train.begin(), data.train.end()));
+    }
+    log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+
+    nlohmann::json line{{"epoch", log.epoch}, {"train_loss", log.train_loss}, {"lr", log.learning_rate},
+                        {"logit_scale", log.temperature}, {"seconds", log.seconds}};
+    for (const auto& [name, metrics] : log.splits) line["splits"][name] = split_json(metrics);
+    log_file << line.dump() << "\n" << std::flush;
+
+    if (evaluate_now) {
+      const double score = selection_score(log.splits);
+      if (plateau) plateau->step(score);
+      if (score > best_score) {
+        best_score = score;
+        report.best_epoch = epoch;
+        report.best_heldout_r1 = score;
+        best_state = snapshot(*m.net);
+        epochs_without_improvement = 0;
+        m.save(checkpoint);
+      } else {
+        ++epochs_without_improvement;
+      }
+      if (options.verbose) {
+        const auto& shown = log.splits.count("heldout") ? log.splits.at("heldout") : log.splits.at("train");
+        fmt::print(stderr, "epoch {:>3}  loss {:.4f}  scale {:.1f}  {} R@1 p→i {:.3f} i→p {:.3f}  ({:.1f} s)\n", epoch,
+                   log.train_loss, log.temperature, log.splits.count("heldout") ? "held-out" : "train",
+                   shown.poster_to_intro.r1, shown.intro_to_poster.r1, log.seconds);
+      }
+    }
+    report.history.push_back(log);
+    report.epochs_run = epoch;
+    if (options.on_epoch) options.on_epoch(log);
+    if (options.early_stopping_patience > 0 && epochs_without_improvement >= options.early_stopping_patience) break;
+  }
+
+  if (!best_state.empty()) restore(*m.net, best_state);
+  m.net->eval();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+}  // namespace clipmatch
