@@ -1,0 +1,37 @@
+// Internal side of the image pipeline: JSON form of ImagePreprocess, float resizing, and the LibTorch
+// batch helpers (parallel decode + preprocess straight into a [B,3,S,S] tensor).
+#pragma once
+
+#include <clipmatch/image.hpp>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+namespace clipmatch {
+class ThreadPool;
+}
+
+namespace clipmatch::io {
+
+nlohmann::json preprocess_to_json(const ImagePreprocess& pp);
+/// `where` names the source (file, checkpoint field) in error messages.
+ImagePreprocess preprocess_from_json(const nlohmann::json& json, const std::string& where);
+
+/// Resizes to out_width×out_height in float (no rounding back to 8 bits): HWC, values in [0, 255].
+std::vector<float> resize_to_float(const Image& image, int out_width, int out_height, ResizeFilter filter);
+
+/// Writes the 3·size·size CHW floats of preprocess(image, pp) to `out`.
+void preprocess_into(const Image& image, const ImagePreprocess& pp, float* out);
+
+/// Preprocesses every image into one float32 tensor [B,3,S,S], in parallel on `pool` (the shared pool when null).
+torch::Tensor to_tensor_batch(const std::vector<Image>& images, const ImagePreprocess& pp, ThreadPool* pool = nullptr);
+
+/// Decodes and preprocesses every file in parallel into a float32 tensor [B,3,S,S]. If any file fails, the
+/// error of the first failing file (in list order) is rethrown here; its message names the file.
+torch::Tensor preprocess_files(const std::vector<std::string>& paths, const ImagePreprocess& pp,
+                               const DecodeOptions& options = {}, ThreadPool* pool = nullptr);
+
+}  // namespace clipmatch::io

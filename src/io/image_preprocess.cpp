@@ -1,0 +1,199 @@
+// Resize → (crop) → normalise. Resampling is stb_image_resize's float path with the kernel support widened
+// by the reduction factor (antialiased), which is what PIL's Image.resize does; Bilinear uses the triangle
+// kernel, Bicubic Catmull-Rom (Keys a = −0.5, PIL's BICUBIC). The resize stays in float so no extra 8-bit
+// rounding is added before normalisation. Measured parity with the torchvision reference: tests/image_test.cpp.
+#include <clipmatch/image.hpp>
+
+#include "core/fail.hpp"
+#include "io/image_impl.hpp"
+
+#include <stb/stb_image_resize.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace clipmatch {
+namespace {
+
+constexpr int kMaxSide = 16384;
+
+stbir_filter stb_filter(ResizeFilter filter) {
+  return filter == ResizeFilter::Bicubic ? STBIR_FILTER_CATMULLROM : STBIR_FILTER_TRIANGLE;
+}
+
+const char* filter_name(ResizeFilter filter) { return filter == ResizeFilter::Bicubic ? "bicubic" : "bilinear"; }
+const char* mode_name(ResizeMode mode) {
+  return mode == ResizeMode::Stretch ? "stretch" : "shorter_side_then_center_crop";
+}
+
+void check_image(const Image& image, const char* what) {
+  if (image.width <= 0 || image.height <= 0)
+    fail(ErrorKind::InvalidArgument, "{}: image is empty ({}x{})", what, image.width, image.height);
+  if (image.rgb.size() != static_cast<std::size_t>(image.width) * image.height * 3)
+    fail(ErrorKind::InvalidArgument, "{}: image of {}x{} holds {} bytes, expected {}", what, image.width, image.height,
+         image.rgb.size(), static_cast<std::size_t>(image.width) * image.height * 3);
+}
+
+}  // namespace
+
+ImagePreprocess ImagePreprocess::vit() { return ImagePreprocess{}; }
+
+ImagePreprocess ImagePreprocess::clip() {
+  ImagePreprocess pp;
+  pp.filter = ResizeFilter::Bicubic;
+  pp.mode = ResizeMode::ShorterSideThenCenterCrop;
+  pp.resize_to = 224;
+  pp.mean = {0.48145466f, 0.4578275f, 0.40821073f};
+  pp.std = {0.26862954f, 0.26130258f, 0.27577711f};
+  return pp;
+}
+
+ImagePreprocess ImagePreprocess::imagenet() {
+  ImagePreprocess pp;
+  pp.mode = ResizeMode::ShorterSideThenCenterCrop;
+  pp.resize_to = 256;
+  pp.mean = {0.485f, 0.456f, 0.406f};
+  pp.std = {0.229f, 0.224f, 0.225f};
+  return pp;
+}
+
+ImagePreprocess ImagePreprocess::mobilenet_v2_tf() { return ImagePreprocess{}; }
+
+void ImagePreprocess::validate() const {
+  if (size <= 0 || size > kMaxSide) fail(ErrorKind::InvalidArgument, "ImagePreprocess.size = {} is not in [1, {}]", size, kMaxSide);
+  if (mode == ResizeMode::ShorterSideThenCenterCrop && (resize_to < size || resize_to > kMaxSide))
+    fail(ErrorKind::InvalidArgument, "ImagePreprocess.resize_to = {} must be in [size = {}, {}] for centre cropping",
+         resize_to, size, kMaxSide);
+  for (int c = 0; c < 3; ++c) {
+    if (!std::isfinite(mean[c])) fail(ErrorKind::InvalidArgument, "ImagePreprocess.mean[{}] is not finite", c);
+    if (!std::isfinite(std[c]) || std[c] == 0.0f)
+      fail(ErrorKind::InvalidArgument, "ImagePreprocess.std[{}] = {} must be finite and non-zero", c, std[c]);
+  }
+  if (!std::isfinite(scale) || scale == 0.0f)
+    fail(ErrorKind::InvalidArgument, "ImagePreprocess.scale = {} must be finite and non-zero", scale);
+}
+
+bool ImagePreprocess::operator==(const ImagePreprocess& o) const {
+  return size == o.size && filter == o.filter && mode == o.mode &&
+         (mode == ResizeMode::Stretch || resize_to == o.resize_to) && mean == o.mean && std == o.std && scale == o.scale;
+}
+
+std::string ImagePreprocess::to_json() const { return io::preprocess_to_json(*this).dump(); }
+
+ImagePreprocess ImagePreprocess::from_json(const std::string& json) {
+  nlohmann::json parsed;
+  try {
+    parsed = nlohmann::json::parse(json);
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorKind::Format, "image preprocessing JSON: {}", e.what());
+  }
+  return io::preprocess_from_json(parsed, "image preprocessing JSON");
+}
+
+Image resize_image(const Image& image, int out_width, int out_height, ResizeFilter filter) {
+  const std::vector<float> resized = io::resize_to_float(image, out_width, out_height, filter);
+  Image out;
+  out.width = out_width;
+  out.height = out_height;
+  out.rgb.resize(resized.size());
+  for (std::size_t i = 0; i < resized.size(); ++i)
+    out.rgb[i] = static_cast<std::uint8_t>(std::lround(std::clamp(resized[i], 0.0f, 255.0f)));
+  return out;
+}
+
+std::vector<float> preprocess(const Image& image, const ImagePreprocess& pp) {
+  pp.validate();
+  std::vector<float> out(static_cast<std::size_t>(3) * pp.size * pp.size);
+  io::preprocess_into(image, pp, out.data());
+  return out;
+}
+
+namespace io {
+
+nlohmann::json preprocess_to_json(const ImagePreprocess& pp) {
+  return nlohmann::json{{"size", pp.size},
+                        {"filter", filter_name(pp.filter)},
+                        {"mode", mode_name(pp.mode)},
+                        {"resize_to", pp.resize_to},
+                        {"mean", pp.mean},
+                        {"std", pp.std},
+                        {"scale", pp.scale}};
+}
+
+ImagePreprocess preprocess_from_json(const nlohmann::json& json, const std::string& where) {
+  if (!json.is_object()) fail(ErrorKind::Format, "{}: image preprocessing must be a JSON object", where);
+  auto field = [&](const char* key) -> const nlohmann::json& {
+    auto it = json.find(key);
+    if (it == json.end()) fail(ErrorKind::Format, "{}: image preprocessing lacks field \"{}\"", where, key);
+    return *it;
+  };
+  ImagePreprocess pp;
+  try {
+    pp.size = field("size").get<int>();
+    const auto filter = field("filter").get<std::string>();
+    if (filter == "bilinear") pp.filter = ResizeFilter::Bilinear;
+    else if (filter == "bicubic") pp.filter = ResizeFilter::Bicubic;
+    else fail(ErrorKind::Format, "{}: image preprocessing field \"filter\" = \"{}\" (expected bilinear or bicubic)", where, filter);
+    const auto mode = field("mode").get<std::string>();
+    if (mode == "stretch") pp.mode = ResizeMode::Stretch;
+    else if (mode == "shorter_side_then_center_crop") pp.mode = ResizeMode::ShorterSideThenCenterCrop;
+    else fail(ErrorKind::Format, "{}: image preprocessing field \"mode\" = \"{}\" (expected stretch or shorter_side_then_center_crop)", where, mode);
+    pp.resize_to = json.contains("resize_to") ? json.at("resize_to").get<int>() : pp.size;
+    pp.mean = field("mean").get<std::array<float, 3>>();
+    pp.std = field("std").get<std::array<float, 3>>();
+    pp.scale = field("scale").get<float>();
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorKind::Format, "{}: image preprocessing: {}", where, e.what());
+  }
+  try {
+    pp.validate();
+  } catch (const Error& e) {
+    fail(ErrorKind::Format, "{}: {}", where, e.what());
+  }
+  return pp;
+}
+
+std::vector<float> resize_to_float(const Image& image, int out_width, int out_height, ResizeFilter filter) {
+  check_image(image, "resize");
+  if (out_width <= 0 || out_height <= 0 || out_width > kMaxSide || out_height > kMaxSide)
+    fail(ErrorKind::InvalidArgument, "resize: target size {}x{} is not in [1, {}]", out_width, out_height, kMaxSide);
+  std::vector<float> input(image.rgb.begin(), image.rgb.end());
+  std::vector<float> output(static_cast<std::size_t>(out_width) * out_height * 3);
+  const int ok = stbir_resize_float_generic(input.data(), image.width, image.height, 0, output.data(), out_width,
+                                            out_height, 0, 3, STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP,
+                                            stb_filter(filter), STBIR_COLORSPACE_LINEAR, nullptr);
+  if (!ok) fail(ErrorKind::Internal, "resize: stb_image_resize failed for {}x{} -> {}x{}", image.width, image.height, out_width, out_height);
+  return output;
+}
+
+void preprocess_into(const Image& image, const ImagePreprocess& pp, float* out) {
+  check_image(image, "preprocess");
+  const int size = pp.size;
+  int resized_w = size, resized_h = size;
+  if (pp.mode == ResizeMode::ShorterSideThenCenterCrop) {
+    // torchvision / HF: the shorter side becomes resize_to, the longer int(resize_to · long / short).
+    if (image.width <= image.height) {
+      resized_w = pp.resize_to;
+      resized_h = static_cast<int>(static_cast<std::int64_t>(pp.resize_to) * image.height / image.width);
+    } else {
+      resized_h = pp.resize_to;
+      resized_w = static_cast<int>(static_cast<std::int64_t>(pp.resize_to) * image.width / image.height);
+    }
+  }
+  const std::vector<float> resized = resize_to_float(image, resized_w, resized_h, pp.filter);
+  // torchvision's center_crop: offset int(round((len − crop) / 2)), round half to even like Python.
+  const int top = static_cast<int>(std::nearbyint((resized_h - size) / 2.0));
+  const int left = static_cast<int>(std::nearbyint((resized_w - size) / 2.0));
+  const std::size_t plane = static_cast<std::size_t>(size) * size;
+  for (int c = 0; c < 3; ++c) {
+    const float mean = pp.mean[c], std = pp.std[c];
+    float* dst = out + c * plane;
+    for (int y = 0; y < size; ++y) {
+      const float* row = resized.data() + (static_cast<std::size_t>(top + y) * resized_w + left) * 3 + c;
+      for (int x = 0; x < size; ++x) dst[static_cast<std::size_t>(y) * size + x] = (row[x * 3] * pp.scale - mean) / std;
+    }
+  }
+}
+
+}  // namespace io
+}  // namespace clipmatch
