@@ -1,0 +1,52 @@
+#include "nn/fused_conv.hpp"
+
+namespace clipmatch::nn {
+
+FusedConv fuse_conv_bn(const torch::nn::Conv2d& conv, const torch::nn::BatchNorm2d& bn) {
+  torch::NoGradGuard no_grad;
+  const auto& bn_options = bn->options;
+  torch::Tensor weight = conv->weight.detach();
+  torch::Tensor conv_bias = conv->bias.defined() ? conv->bias.detach() : torch::zeros({weight.size(0)}, weight.options());
+  torch::Tensor scale = torch::ones({weight.size(0)}, weight.options());
+  torch::Tensor shift = torch::zeros({weight.size(0)}, weight.options());
+  if (bn_options.affine()) {
+    scale = bn->weight.detach().clone();
+    shift = bn->bias.detach().clone();
+  }
+  torch::Tensor inv_std = torch::rsqrt(bn->running_var.detach() + bn_options.eps());
+  scale = scale * inv_std;
+  FusedConv fused;
+  fused.weight = (weight * scale.view({-1, 1, 1, 1})).contiguous(at::MemoryFormat::ChannelsLast);
+  fused.bias = (shift + (conv_bias - bn->running_mean.detach()) * scale).contiguous();
+  const auto& stride = *conv->options.stride();
+  fused.stride.assign(stride.begin(), stride.end());
+  // Every convolution in these networks pads "same" for odd kernels; the options' padding is a variant whose
+  // type differs between LibTorch versions, so it is recomputed from the kernel instead.
+  fused.padding = {(weight.size(2) - 1) / 2, (weight.size(3) - 1) / 2};
+  fused.groups = conv->options.groups();
+  return fused;
+}
+
+bool can_use_fused_path(const torch::nn::Module& module) {
+  if (module.is_training()) return false;
+  if (!torch::GradMode::is_enabled()) return true;
+  for (const auto& parameter : module.parameters()) {
+    if (parameter.requires_grad()) return false;
+  }
+  return true;
+}
+
+std::vector<std::pair<const void*, std::uint32_t>> FusedConvCache::signature(const torch::nn::Module& module) {
+  std::vector<std::pair<const void*, std::uint32_t>> result;
+  for (const auto& tensor : module.parameters()) result.emplace_back(tensor.data_ptr(), tensor._version());
+  for (const auto& tensor : module.buffers()) result.emplace_back(tensor.data_ptr(), tensor._version());
+  return result;
+}
+
+bool FusedConvCache::is_current(const torch::nn::Module& module) const {
+  return !signature_.empty() && signature_ == signature(module);
+}
+
+void FusedConvCache::mark_built(const torch::nn::Module& module) { signature_ = signature(module); }
+
+}  // namespace clipmatch::nn

@@ -1,0 +1,204 @@
+#include "nn/mobilenet_v2.hpp"
+
+#include "core/fail.hpp"
+
+#include <cmath>
+
+namespace clipmatch::nn {
+
+std::int64_t MobileNetV2Config::make_divisible(double value) const {
+  const std::int64_t divisor = round_nearest;
+  std::int64_t rounded =
+      std::max<std::int64_t>(divisor, static_cast<std::int64_t>(value + divisor / 2.0) / divisor * divisor);
+  if (rounded < 0.9 * value) rounded += divisor;  // never round down by more than 10%
+  return rounded;
+}
+
+std::int64_t MobileNetV2Config::num_feature_blocks() const {
+  std::int64_t count = 2;
+  for (const auto& row : blocks) count += row[2];
+  return count;
+}
+
+MobileNetV2Config MobileNetV2Config::tiny() {
+  MobileNetV2Config config;
+  config.blocks = {{1, 8, 1, 1}, {6, 16, 2, 2}, {6, 24, 2, 2}, {6, 32, 1, 2}};
+  config.stem_channels = 16;
+  config.last_channel = 256;
+  return config;
+}
+
+void MobileNetV2Config::validate() const {
+  if (blocks.empty()) fail(ErrorKind::InvalidArgument, "MobileNetV2Config.blocks: at least one row is needed");
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    const auto& [t, c, n, s] = blocks[i];
+    if (t < 1 || c < 1 || n < 1 || (s != 1 && s != 2)) {
+      fail(ErrorKind::InvalidArgument,
+           "MobileNetV2Config.blocks[{}] = (t={}, c={}, n={}, s={}): need t,c,n >= 1 and s in {{1,2}}", i, t, c,
+           n, s);
+    }
+  }
+  if (!(width_mult > 0.0) || !std::isfinite(width_mult)) {
+    fail(ErrorKind::InvalidArgument, "MobileNetV2Config.width_mult = {}: must be > 0", width_mult);
+  }
+  if (stem_channels < 1 || last_channel < 1 || round_nearest < 1) {
+    fail(ErrorKind::InvalidArgument, "MobileNetV2Config: stem_channels, last_channel, round_nearest must be >= 1");
+  }
+  if (num_classes < 0) fail(ErrorKind::InvalidArgument, "MobileNetV2Config.num_classes = {}: must be >= 0", num_classes);
+}
+
+MobileNetV2Config MobileNetV2Config::infer(const CheckpointShapes& shapes, double width_mult) {
+  MobileNetV2Config config;
+  config.width_mult = width_mult;
+  std::int64_t present = 0;
+  while (shapes.contains(fmt::format("features.{}.0.weight", present)) ||
+         shapes.contains(fmt::format("features.{}.conv.0.0.weight", present))) {
+    ++present;
+  }
+  if (present != config.num_feature_blocks()) {
+    fail(ErrorKind::Checkpoint,
+         "{}: found {} MobileNetV2 feature blocks (features.0..features.{}), the standard network has {}",
+         shapes.source, present, present - 1, config.num_feature_blocks());
+  }
+  config.num_classes = shapes.contains("classifier.1.weight") ? shapes.dim("classifier.1.weight", 2, 0) : 0;
+  config.validate();
+  return config;
+}
+
+ConvBNImpl::ConvBNImpl(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride,
+                       std::int64_t groups, double eps) {
+  conv = register_module("0", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel)
+                                                    .stride(stride)
+                                                    .padding((kernel - 1) / 2)
+                                                    .groups(groups)
+                                                    .bias(false)));
+  bn = register_module("1", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(out).eps(eps)));
+}
+
+InvertedResidualImpl::InvertedResidualImpl(std::int64_t in, std::int64_t out, std::int64_t stride,
+                                           std::int64_t expand_ratio, double eps) {
+  const std::int64_t hidden = in * expand_ratio;
+  use_residual = stride == 1 && in == out;
+  // torchvision numbers the sub-layers of "conv" consecutively, so they shift when there is no expansion.
+  auto layers = register_module("conv", torch::nn::ModuleList());
+  if (expand_ratio != 1) {
+    expand = ConvBN(in, hidden, 1, 1, 1, eps);
+    layers->push_back(expand);
+  }
+  depthwise = ConvBN(hidden, hidden, 3, stride, hidden, eps);
+  layers->push_back(depthwise);
+  project = torch::nn::Conv2d(torch::nn::Conv2dOptions(hidden, out, 1).bias(false));
+  layers->push_back(project);
+  project_bn = torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(out).eps(eps));
+  layers->push_back(project_bn);
+}
+
+torch::Tensor InvertedResidualImpl::forward(const torch::Tensor& x) {
+  torch::Tensor out = x;
+  if (expand) out = torch::hardtanh(expand(out), 0.0, 6.0);
+  out = torch::hardtanh(depthwise(out), 0.0, 6.0);
+  out = project_bn(project(out));
+  return use_residual ? x + out : out;
+}
+
+MobileNetV2Impl::MobileNetV2Impl(const MobileNetV2Config& config) : config_(config) {
+  config_.validate();
+  features_ = register_module("features", torch::nn::ModuleList());
+  std::int64_t channels = config_.stem_width();
+  features_->push_back(ConvBN(3, channels, 3, 2, 1, config_.bn_eps));
+  for (const auto& [t, c, n, s] : config_.blocks) {
+    const std::int64_t out = config_.make_divisible(c * config_.width_mult);
+    for (std::int64_t i = 0; i < n; ++i) {
+      features_->push_back(InvertedResidual(channels, out, i == 0 ? s : 1, t, config_.bn_eps));
+      channels = out;
+    }
+  }
+  features_->push_back(ConvBN(channels, config_.feature_dim(), 1, 1, 1, config_.bn_eps));
+  if (config_.num_classes > 0) {
+    classifier_ = register_module(
+        "classifier", torch::nn::Sequential(torch::nn::Dropout(0.2),
+                                            torch::nn::Linear(config_.feature_dim(), config_.num_classes)));
+  }
+  // torchvision's initialisation.
+  for (auto& module : modules(/*include_self=*/false)) {
+    if (auto* conv = module->as<torch::nn::Conv2dImpl>()) {
+      torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut);
+    } else if (auto* linear = module->as<torch::nn::LinearImpl>()) {
+      torch::nn::init::normal_(linear->weight, 0.0, 0.01);
+      torch::nn::init::zeros_(linear->bias);
+    }
+  }
+}
+
+torch::Tensor MobileNetV2Impl::forward_modules(const torch::Tensor& x) {
+  torch::Tensor out = x;
+  for (const auto& child : *features_) {
+    if (auto* conv_bn = child->as<ConvBNImpl>()) {
+      out = torch::hardtanh(conv_bn->forward(out), 0.0, 6.0);
+    } else {
+      out = child->as<InvertedResidualImpl>()->forward(out);
+    }
+  }
+  return out.mean({2, 3});
+}
+
+void MobileNetV2Impl::build_fused() {
+  fused_blocks_.clear();
+  for (const auto& child : *features_) {
+    FusedBlock fused;
+    if (auto* conv_bn = child->as<ConvBNImpl>()) {
+      fused.convs.push_back(fuse_conv_bn(conv_bn->conv, conv_bn->bn));
+      fused.linear_last = false;
+    } else {
+      auto* block = child->as<InvertedResidualImpl>();
+      if (block->expand) fused.convs.push_back(fuse_conv_bn(block->expand->conv, block->expand->bn));
+      fused.convs.push_back(fuse_conv_bn(block->depthwise->conv, block->depthwise->bn));
+      fused.convs.push_back(fuse_conv_bn(block->project, block->project_bn));
+      fused.use_residual = block->use_residual;
+    }
+    fused_blocks_.push_back(std::move(fused));
+  }
+  fused_cache_.mark_built(*this);
+}
+
+torch::Tensor MobileNetV2Impl::forward_fused(const torch::Tensor& x) {
+  if (!fused_cache_.is_current(*this)) build_fused();
+  torch::Tensor out = x.contiguous(at::MemoryFormat::ChannelsLast);
+  for (const auto& block : fused_blocks_) {
+    torch::Tensor y = out;
+    for (std::size_t i = 0; i < block.convs.size(); ++i) {
+      y = block.convs[i](y);
+      if (!(block.linear_last && i + 1 == block.convs.size())) y.clamp_(0.0, 6.0);
+    }
+    if (block.use_residual) y.add_(out);
+    out = std::move(y);
+  }
+  return out.mean({2, 3});
+}
+
+torch::Tensor MobileNetV2Impl::forward(const torch::Tensor& pixel_values) {
+  if (pixel_values.dim() != 4 || pixel_values.size(1) != 3) {
+    fail(ErrorKind::InvalidArgument, "MobileNetV2: pixel_values must be [B, 3, H, W], got {}",
+         fmt::format("{}", fmt::join(pixel_values.sizes(), "x")));
+  }
+  if (fast_inference_ && can_use_fused_path(*this)) {
+    torch::NoGradGuard no_grad;
+    return forward_fused(pixel_values);
+  }
+  return forward_modules(pixel_values);
+}
+
+torch::Tensor MobileNetV2Impl::logits(const torch::Tensor& pixel_values) {
+  if (!classifier_) fail(ErrorKind::InvalidArgument, "MobileNetV2: this network has no classifier (num_classes = 0)");
+  return classifier_->forward(forward(pixel_values));
+}
+
+void MobileNetV2Impl::set_trainable_top(std::int64_t k) {
+  const std::int64_t count = num_blocks();
+  const std::int64_t top = std::clamp<std::int64_t>(k, 0, count);
+  for (std::int64_t i = 0; i < count; ++i) {
+    for (auto& parameter : (*features_)[i]->parameters()) parameter.set_requires_grad(i >= count - top);
+  }
+}
+
+}  // namespace clipmatch::nn
