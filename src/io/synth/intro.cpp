@@ -145,11 +145,6 @@ std::string join(std::initializer_list<std::string> parts) {
   return out;
 }
 
-/// Which attributes besides the shape kind this intro names.
-struct Mentions {
-  bool colour = false, count = false, position = false, background = false;
-};
-
 Mentions choose_mentions(Rng& rng) {
   std::array<int, 4> order = {0, 1, 2, 3};
   for (int i = 3; i > 0; --i) std::swap(order[i], order[rng.below(std::size_t(i) + 1)]);
@@ -201,8 +196,9 @@ std::string extra_sentence(const Scene& scene, Rng& rng) {
 
 }  // namespace
 
-std::string describe_scene(const Scene& scene, Rng& rng) {
+std::string describe_scene(const Scene& scene, Rng& rng, Mentions* mentioned) {
   const Mentions m = choose_mentions(rng);
+  if (mentioned != nullptr) *mentioned = m;
   const std::string subject = subject_phrase(scene, m, rng);
   const bool plural = scene.count > 1;
   const Noun& verb_forms = rng.pick(kVerbs);

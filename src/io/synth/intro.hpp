@@ -12,7 +12,14 @@
 
 namespace clipmatch::synth {
 
-std::string describe_scene(const Scene& scene, Rng& rng);
+/// Which attributes besides the shape kind an intro names. (Singular vs plural always shows whether there is
+/// one shape or several; style words and the extra shape sentence are further hints not tracked here.)
+struct Mentions {
+  bool colour = false, count = false, position = false, background = false;
+};
+
+/// The intro for `scene`; `mentioned`, when given, receives which attributes it names.
+std::string describe_scene(const Scene& scene, Rng& rng, Mentions* mentioned = nullptr);
 
 /// Genre labels that follow from the background (colour → one genre, style → possibly a second).
 std::vector<std::string> scene_genres(const Scene& scene);
