@@ -4,6 +4,7 @@
 #include "test_support.hpp"
 
 #include <nlohmann/json.hpp>
+#include <torch/torch.h>
 
 #include <fstream>
 #include <optional>
@@ -19,6 +20,12 @@ struct TokenizerGolden {
     return json.at(key).get<std::vector<std::vector<std::int64_t>>>();
   }
 };
+
+/// The values of a 1-D int64 tensor, for comparisons with a readable failure message.
+inline std::vector<std::int64_t> values(const torch::Tensor& tensor) {
+  const torch::Tensor flat = tensor.contiguous().to(torch::kInt64);
+  return {flat.data_ptr<std::int64_t>(), flat.data_ptr<std::int64_t>() + flat.numel()};
+}
 
 inline std::optional<TokenizerGolden> load_tokenizer_golden() {
   const auto path = shared_path("fixtures/tokenizer_golden.json", "CLIPMATCH_TOKENIZER_GOLDEN");
