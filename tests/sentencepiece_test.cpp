@@ -48,7 +48,9 @@ TEST_CASE("SentencePiece trains, encodes and decodes round trip (unigram and BPE
     CHECK(ids.front() == 2);
     CHECK(ids.back() == 3);
     CHECK(tokenizer.decode(ids) == sentence);
-    CHECK(tokenizer.decode(tokenizer.encode("Crème brûlée, café!", 0)) == "Crème brûlée, café!");
+    CHECK(tokenizer.decode(tokenizer.encode("Crème brûlée in a café.", 0)) == "Crème brûlée in a café.");
+    // A character absent from the corpus is <unk>, which decodes to " ⁇ ".
+    CHECK(tokenizer.encode_pieces("~").back() == tokenizer.unk_id());
 
     const auto cut = tokenizer.encode(sentence, 5);
     CHECK(cut.size() == 5);
