@@ -1,9 +1,12 @@
 #include "text/clip_bpe.hpp"
+#include "text/wordpiece.hpp"
 
 #include "test_support.hpp"
 #include "tokenizer_golden.hpp"
 
 #include <clipmatch/error.hpp>
+
+#include <chrono>
 
 using clipmatch::text::ClipBpeTokenizer;
 
@@ -97,4 +100,25 @@ TEST_CASE("CLIP BPE reads invalid UTF-8 as U+FFFD and rejects broken vocab files
   CHECK_THROWS_AS(ClipBpeTokenizer::from_vocab_and_merges((dir / "vocab.json").string(), (dir / "short.txt").string()),
                   clipmatch::Error);
   CHECK_THROWS_AS(ClipBpeTokenizer::from_merges_file((dir / "missing.gz").string()), clipmatch::Error);
+}
+
+// Hidden throughput check: ./clipmatch_tests "[tokenizer_bench]"
+TEST_CASE("Tokenizer throughput on the golden texts", "[.][tokenizer_bench]") {
+  const auto golden = clipmatch::test::load_tokenizer_golden();
+  CLIPMATCH_REQUIRE_SHARED(golden, "tokenizer golden");
+  const auto clip = clip_from_gz();
+  const auto bert_vocab = clipmatch::test::shared_path("vocab/bert-base-uncased-vocab.txt");
+  CLIPMATCH_REQUIRE_SHARED(bert_vocab, "bert vocab");
+  const auto bert = clipmatch::text::WordPieceTokenizer::from_vocab_file(bert_vocab->string());
+  const auto time_it = [&](const clipmatch::text::Tokenizer& tokenizer, const char* name) {
+    constexpr int kRounds = 200;
+    std::size_t tokens = 0;
+    const auto start = std::chrono::steady_clock::now();
+    for (int round = 0; round < kRounds; ++round)
+      for (const auto& text : golden->texts) tokens += tokenizer.encode(text, 0).size();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    WARN(name << ": " << kRounds * golden->texts.size() / seconds << " texts/s, " << tokens / seconds << " tokens/s");
+  };
+  time_it(bert, "WordPiece");
+  time_it(*clip, "CLIP BPE (warm cache)");
 }
