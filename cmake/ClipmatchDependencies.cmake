@@ -7,6 +7,9 @@ find_package(nlohmann_json 3.9 REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 find_package(Threads REQUIRED)
+# ICU: Unicode normalisation, character classes and case mapping for the tokenizers (Debian libicu-dev).
+find_package(ICU REQUIRED COMPONENTS uc i18n)
+find_package(ZLIB REQUIRED)  # reads CLIP's gzip-compressed BPE merges
 
 find_path(SENTENCEPIECE_INCLUDE_DIR sentencepiece_processor.h REQUIRED)
 find_library(SENTENCEPIECE_LIBRARY sentencepiece REQUIRED)
@@ -15,14 +18,14 @@ find_path(STB_INCLUDE_DIR stb/stb_image.h REQUIRED)
 find_library(STB_LIBRARY stb REQUIRED)  # Debian's libstb0 carries the stb_image/resize/write implementations
 
 message(STATUS "clipmatch: LibTorch ${Torch_VERSION}, sentencepiece ${SENTENCEPIECE_LIBRARY}, stb ${STB_LIBRARY}, "
-               "")
+               "ICU ${ICU_VERSION}")
 
 add_library(clipmatch_deps INTERFACE)
 add_library(clipmatch::deps ALIAS clipmatch_deps)
 target_include_directories(clipmatch_deps INTERFACE ${STB_INCLUDE_DIR})
 target_link_libraries(clipmatch_deps INTERFACE
   ${TORCH_LIBRARIES} fmt::fmt nlohmann_json::nlohmann_json Eigen3::Eigen Threads::Threads
-  ${STB_LIBRARY} ${CMAKE_DL_LIBS})
+  ${STB_LIBRARY} ICU::uc ICU::i18n ZLIB::ZLIB ${CMAKE_DL_LIBS})
 # LibTorch's exported flags (ABI macro) must reach every translation unit that includes its headers.
 separate_arguments(CLIPMATCH_TORCH_FLAGS UNIX_COMMAND "${TORCH_CXX_FLAGS}")
 target_compile_options(clipmatch_deps INTERFACE ${CLIPMATCH_TORCH_FLAGS})
