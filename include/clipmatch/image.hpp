@@ -8,6 +8,7 @@
 // `convert("RGB")` behaviour instead. EXIF orientation is not applied (neither does PIL without exif_transpose).
 #pragma once
 
+#include <clipmatch/error.hpp>
 #include <clipmatch/export.h>
 
 #include <array>
