@@ -8,6 +8,7 @@
 // `convert("RGB")` behaviour instead. EXIF orientation is not applied (neither does PIL without exif_transpose).
 #pragma once
 
+#include <clipmatch/error.hpp>
 #include <clipmatch/export.h>
 
 #include <array>
@@ -48,7 +49,7 @@ CLIPMATCH_API Image decode_image_memory(const std::uint8_t* data, std::size_t si
                                         const DecodeOptions& options = {});
 
 /// Resampling kernel. Both are applied with a support scaled by the reduction factor when shrinking
-/// (antialiased), like PIL's Image.resize and torchvision's resize(antialias=True).
+/// (antialiased), as PIL's Image.resize does (and torchvision / HF processors, which call it).
 enum class ResizeFilter {
   Bilinear,  ///< triangle kernel (PIL BILINEAR)
   Bicubic,   ///< Keys cubic with a = −0.5, i.e. Catmull-Rom (PIL BICUBIC)
@@ -90,7 +91,8 @@ struct CLIPMATCH_API ImagePreprocess {
   bool operator!=(const ImagePreprocess& other) const { return !(*this == other); }
 };
 
-/// Resizes `image` to out_width×out_height with `filter` (antialiased when shrinking, edges clamped).
+/// Resizes `image` to out_width×out_height with `filter`, reproducing Pillow's Image.resize exactly
+/// (antialiased when shrinking, kernel truncated and renormalised at the border, 8-bit fixed point).
 CLIPMATCH_API Image resize_image(const Image& image, int out_width, int out_height, ResizeFilter filter);
 
 /// Applies `pp` to one image: 3·size·size floats, channel-major (CHW).

@@ -13,7 +13,8 @@ namespace clipmatch {
 
 class ThreadPool {
  public:
-  /// `threads` workers; 0 means std::thread::hardware_concurrency() (at least 1).
+  /// `threads` workers; 0 means hardware_concurrency() − 1 (at least 1), because the thread calling
+  /// parallel_for works too, so a loop runs on hardware_concurrency() threads in all.
   explicit ThreadPool(std::size_t threads = 0);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -26,7 +27,7 @@ class ThreadPool {
   /// Called from inside a worker of any pool it runs inline, so nested loops cannot deadlock.
   void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn);
 
-  /// A process-wide pool with hardware_concurrency() workers, created on first use.
+  /// A process-wide pool with the default number of workers, created on first use.
   static ThreadPool& shared();
 
  private:

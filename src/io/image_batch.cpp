@@ -34,10 +34,11 @@ torch::Tensor preprocess_files(const std::vector<std::string>& paths, const Imag
   float* data = batch.data_ptr<float>();
   const std::size_t per_image = static_cast<std::size_t>(3) * pp.size * pp.size;
   (pool ? *pool : ThreadPool::shared()).parallel_for(paths.size(), [&](std::size_t i) {
+    const Image image = decode_image_file(paths[i], options);  // its errors already name the file
     try {
-      preprocess_into(decode_image_file(paths[i], options), pp, data + i * per_image);
-    } catch (const Error&) {
-      throw;  // already names the file
+      preprocess_into(image, pp, data + i * per_image);
+    } catch (const Error& e) {
+      fail(e.kind(), "{}: {}", paths[i], e.what());
     } catch (const std::exception& e) {
       fail(ErrorKind::Internal, "{}: {}", paths[i], e.what());
     }

@@ -1,4 +1,4 @@
-// Internal side of the image pipeline: JSON form of ImagePreprocess, float resizing, and the LibTorch
+// Internal side of the image pipeline: JSON form of ImagePreprocess and the LibTorch
 // batch helpers (parallel decode + preprocess straight into a [B,3,S,S] tensor).
 #pragma once
 
@@ -19,9 +19,6 @@ namespace clipmatch::io {
 nlohmann::json preprocess_to_json(const ImagePreprocess& pp);
 /// `where` names the source (file, checkpoint field) in error messages.
 ImagePreprocess preprocess_from_json(const nlohmann::json& json, const std::string& where);
-
-/// Resizes to out_width×out_height in float (no rounding back to 8 bits): HWC, values in [0, 255].
-std::vector<float> resize_to_float(const Image& image, int out_width, int out_height, ResizeFilter filter);
 
 /// Writes the 3·size·size CHW floats of preprocess(image, pp) to `out`.
 void preprocess_into(const Image& image, const ImagePreprocess& pp, float* out);

@@ -1,13 +1,9 @@
-// Resize → (crop) → normalise. Resampling is stb_image_resize's float path with the kernel support widened
-// by the reduction factor (antialiased), which is what PIL's Image.resize does; Bilinear uses the triangle
-// kernel, Bicubic Catmull-Rom (Keys a = −0.5, PIL's BICUBIC). The resize stays in float so no extra 8-bit
-// rounding is added before normalisation. Measured parity with the torchvision reference: tests/image_test.cpp.
+// Resize (Pillow-exact, image_resample.cpp) → centre crop → normalise, the order and rounding of
+// PIL.Image.resize → torchvision center_crop / ToTensor / Normalize and of Hugging Face image processors.
 #include <clipmatch/image.hpp>
 
 #include "core/fail.hpp"
 #include "io/image_impl.hpp"
-
-#include <stb/stb_image_resize.h>
 
 #include <algorithm>
 #include <cmath>
@@ -16,10 +12,6 @@ namespace clipmatch {
 namespace {
 
 constexpr int kMaxSide = 16384;
-
-stbir_filter stb_filter(ResizeFilter filter) {
-  return filter == ResizeFilter::Bicubic ? STBIR_FILTER_CATMULLROM : STBIR_FILTER_TRIANGLE;
-}
 
 const char* filter_name(ResizeFilter filter) { return filter == ResizeFilter::Bicubic ? "bicubic" : "bilinear"; }
 const char* mode_name(ResizeMode mode) {
@@ -90,17 +82,6 @@ ImagePreprocess ImagePreprocess::from_json(const std::string& json) {
   return io::preprocess_from_json(parsed, "image preprocessing JSON");
 }
 
-Image resize_image(const Image& image, int out_width, int out_height, ResizeFilter filter) {
-  const std::vector<float> resized = io::resize_to_float(image, out_width, out_height, filter);
-  Image out;
-  out.width = out_width;
-  out.height = out_height;
-  out.rgb.resize(resized.size());
-  for (std::size_t i = 0; i < resized.size(); ++i)
-    out.rgb[i] = static_cast<std::uint8_t>(std::lround(std::clamp(resized[i], 0.0f, 255.0f)));
-  return out;
-}
-
 std::vector<float> preprocess(const Image& image, const ImagePreprocess& pp) {
   pp.validate();
   std::vector<float> out(static_cast<std::size_t>(3) * pp.size * pp.size);
@@ -153,19 +134,6 @@ ImagePreprocess preprocess_from_json(const nlohmann::json& json, const std::stri
   return pp;
 }
 
-std::vector<float> resize_to_float(const Image& image, int out_width, int out_height, ResizeFilter filter) {
-  check_image(image, "resize");
-  if (out_width <= 0 || out_height <= 0 || out_width > kMaxSide || out_height > kMaxSide)
-    fail(ErrorKind::InvalidArgument, "resize: target size {}x{} is not in [1, {}]", out_width, out_height, kMaxSide);
-  std::vector<float> input(image.rgb.begin(), image.rgb.end());
-  std::vector<float> output(static_cast<std::size_t>(out_width) * out_height * 3);
-  const int ok = stbir_resize_float_generic(input.data(), image.width, image.height, 0, output.data(), out_width,
-                                            out_height, 0, 3, STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP,
-                                            stb_filter(filter), STBIR_COLORSPACE_LINEAR, nullptr);
-  if (!ok) fail(ErrorKind::Internal, "resize: stb_image_resize failed for {}x{} -> {}x{}", image.width, image.height, out_width, out_height);
-  return output;
-}
-
 void preprocess_into(const Image& image, const ImagePreprocess& pp, float* out) {
   check_image(image, "preprocess");
   const int size = pp.size;
@@ -180,7 +148,7 @@ void preprocess_into(const Image& image, const ImagePreprocess& pp, float* out) 
       resized_w = static_cast<int>(static_cast<std::int64_t>(pp.resize_to) * image.width / image.height);
     }
   }
-  const std::vector<float> resized = resize_to_float(image, resized_w, resized_h, pp.filter);
+  const Image resized = resize_image(image, resized_w, resized_h, pp.filter);
   // torchvision's center_crop: offset int(round((len − crop) / 2)), round half to even like Python.
   const int top = static_cast<int>(std::nearbyint((resized_h - size) / 2.0));
   const int left = static_cast<int>(std::nearbyint((resized_w - size) / 2.0));
@@ -189,8 +157,8 @@ void preprocess_into(const Image& image, const ImagePreprocess& pp, float* out) 
     const float mean = pp.mean[c], std = pp.std[c];
     float* dst = out + c * plane;
     for (int y = 0; y < size; ++y) {
-      const float* row = resized.data() + (static_cast<std::size_t>(top + y) * resized_w + left) * 3 + c;
-      for (int x = 0; x < size; ++x) dst[static_cast<std::size_t>(y) * size + x] = (row[x * 3] * pp.scale - mean) / std;
+      const std::uint8_t* row = resized.rgb.data() + (static_cast<std::size_t>(top + y) * resized_w + left) * 3 + c;
+      for (int x = 0; x < size; ++x) dst[static_cast<std::size_t>(y) * size + x] = (static_cast<float>(row[x * 3]) * pp.scale - mean) / std;
     }
   }
 }
