@@ -2,6 +2,8 @@
 
 #include "core/fail.hpp"
 
+#include <cstdio>
+
 namespace clipmatch::nn {
 
 namespace {
@@ -71,13 +73,24 @@ void ResNetConfig::validate() const {
 ResNetConfig ResNetConfig::infer(const CheckpointShapes& shapes) {
   ResNetConfig config;
   config.block = shapes.contains("layer1.0.conv3.weight") ? ResNetBlock::Bottleneck : ResNetBlock::Basic;
+  // Blocks per stage from the highest "layer{s}.{b}." seen; a block lacking its conv1 is reported by name.
   config.layers.clear();
-  for (int stage = 1; shapes.contains(fmt::format("layer{}.0.conv1.weight", stage)); ++stage) {
-    std::int64_t blocks = 0;
-    while (shapes.contains(fmt::format("layer{}.{}.conv1.weight", stage, blocks))) ++blocks;
-    config.layers.push_back(blocks);
+  for (const auto& [name, shape] : shapes.shapes) {
+    int stage = 0, block = 0, consumed = 0;
+    if (std::sscanf(name.c_str(), "layer%d.%d.%n", &stage, &block, &consumed) != 2 || consumed == 0) continue;
+    if (stage < 1 || stage > 8 || block < 0 || block > 1000) {
+      fail(ErrorKind::Checkpoint, "{}: tensor '{}' is outside any plausible ResNet stage", shapes.source, name);
+    }
+    if (static_cast<int>(config.layers.size()) < stage) config.layers.resize(stage, 0);
+    config.layers[stage - 1] = std::max<std::int64_t>(config.layers[stage - 1], block + 1);
   }
   if (config.layers.empty()) shapes.at("layer1.0.conv1.weight");  // reports the missing tensor
+  for (std::size_t stage = 0; stage < config.layers.size(); ++stage) {
+    if (config.layers[stage] == 0) config.layers[stage] = 1;  // so the check below names layer{s}.0
+    for (std::int64_t block = 0; block < config.layers[stage]; ++block) {
+      shapes.at(fmt::format("layer{}.{}.conv1.weight", stage + 1, block));
+    }
+  }
   config.stem_width = shapes.dim("conv1.weight", 4, 0);
   if (config.block == ResNetBlock::Bottleneck) {
     config.base_planes = shapes.dim("layer1.0.conv3.weight", 4, 0) / 4;

@@ -1,0 +1,128 @@
+#include "conv_test_support.hpp"
+#include "io/checkpoint.hpp"
+#include "nn/conv_factory.hpp"
+#include "test_support.hpp"
+
+#include <clipmatch/error.hpp>
+#include <clipmatch/image.hpp>
+
+using namespace clipmatch;
+using clipmatch::test::max_abs_diff;
+
+namespace {
+
+torch::Tensor run(nn::MobileNetV2& model, const torch::Tensor& x, bool fast) {
+  model->set_fast_inference(fast);
+  torch::NoGradGuard no_grad;
+  return model->forward(x);
+}
+
+}  // namespace
+
+TEST_CASE("MobileNetV2 structure: torchvision's names, shapes and parameter count", "[mobilenet_v2]") {
+  nn::MobileNetV2Config config;
+  config.num_classes = 1000;
+  nn::MobileNetV2 model(config);
+  const auto shapes = test::shapes_of_module(*model);
+  CHECK(shapes.at("features.0.0.weight") == std::vector<std::int64_t>{32, 3, 3, 3});
+  CHECK(shapes.at("features.1.conv.0.0.weight") == std::vector<std::int64_t>{32, 1, 3, 3});
+  CHECK(shapes.at("features.1.conv.1.weight") == std::vector<std::int64_t>{16, 32, 1, 1});
+  CHECK(shapes.at("features.2.conv.3.running_var") == std::vector<std::int64_t>{24});
+  CHECK(shapes.at("features.18.0.weight") == std::vector<std::int64_t>{1280, 320, 1, 1});
+  CHECK(shapes.at("classifier.1.weight") == std::vector<std::int64_t>{1000, 1280});
+  std::int64_t parameters = 0;
+  for (const auto& p : model->parameters()) parameters += p.numel();
+  CHECK(parameters == 3504872);  // torchvision mobilenet_v2()
+  CHECK(model->num_blocks() == 19);
+  CHECK(model->feature_dim() == 1280);
+}
+
+TEST_CASE("MobileNetV2 from scratch: folded fast path equals the module path; top-k freezing", "[mobilenet_v2]") {
+  torch::manual_seed(0);
+  nn::MobileNetV2 model(nn::MobileNetV2Config::tiny());
+  test::perturb_batchnorms(*model);
+  model->eval();
+  const auto x = torch::randn({3, 3, 64, 64});
+  const auto slow = run(model, x, false);
+  const auto fast = run(model, x, true);
+  REQUIRE(slow.sizes() == std::vector<std::int64_t>{3, 256});
+  CHECK(max_abs_diff(slow, fast) < 1e-4);
+
+  model->set_trainable_top(2);
+  std::int64_t trainable = 0;
+  for (const auto& item : model->named_parameters()) {
+    const bool top = item.key().rfind("features.6.", 0) == 0 || item.key().rfind("features.7.", 0) == 0;
+    CHECK(item.value().requires_grad() == top);
+    trainable += item.value().requires_grad();
+  }
+  CHECK(trainable > 0);
+  model->forward(x).sum().backward();  // eval mode, but trainable blocks: the module path keeps the graph
+  for (const auto& item : model->named_parameters()) {
+    if (item.value().requires_grad()) CHECK(item.value().grad().defined());
+  }
+}
+
+TEST_CASE("MobileNetV2 ImageNet weights reproduce torchvision", "[mobilenet_v2][weights]") {
+  const auto folder = test::shared_path("weights/mobilenet_v2_imagenet", "CLIPMATCH_MOBILENET_V2");
+  CLIPMATCH_REQUIRE_SHARED(folder, "MobileNetV2 ImageNet weights");
+  auto model = nn::load_mobilenet_v2(folder->string());
+  REQUIRE(model->config().num_classes == 1001);
+  const auto io_file = io::CheckpointReader::open((*folder / "io.safetensors").string());
+  const auto pixels = io_file.load("in.pixel_values");
+  const auto expected_features = io_file.load("out.pooled_features");
+  const auto expected_logits = io_file.load("out.logits");
+  for (bool fast : {false, true}) {
+    model->set_fast_inference(fast);
+    torch::NoGradGuard no_grad;
+    const auto features = model->forward(pixels);
+    const auto logits = model->logits(pixels);
+    const double feature_error = max_abs_diff(features, expected_features);
+    const double logit_error = max_abs_diff(logits, expected_logits);
+    WARN("MobileNetV2 " << (fast ? "fast" : "module") << " path: max |Δfeature| = " << feature_error
+                        << " (max |feature| " << expected_features.abs().max().item<double>()
+                        << "), max |Δlogit| = " << logit_error);
+    CHECK(feature_error < 1e-3);
+    CHECK(logit_error < 1e-2);
+    CHECK(torch::equal(logits.argmax(1), expected_logits.argmax(1)));
+  }
+}
+
+TEST_CASE("MobileNetV2 classifies the sample photos through the library's image pipeline", "[mobilenet_v2][weights]") {
+  const auto folder = test::shared_path("weights/mobilenet_v2_imagenet", "CLIPMATCH_MOBILENET_V2");
+  CLIPMATCH_REQUIRE_SHARED(folder, "MobileNetV2 ImageNet weights");
+  auto model = nn::load_mobilenet_v2(folder->string());
+  const auto pp = ImagePreprocess::mobilenet_v2_tf();
+  const std::vector<std::pair<std::string, std::int64_t>> samples{
+      {"sample_dog.jpg", 250}, {"sample_eagle.jpg", 22}, {"sample_person.jpg", 356}};
+  std::vector<torch::Tensor> images;
+  for (const auto& [file, label] : samples) {
+    auto chw = preprocess(decode_image_file((*folder / file).string()), pp);
+    images.push_back(torch::from_blob(chw.data(), {3, pp.size, pp.size}, torch::kFloat32).clone());
+  }
+  const auto batch = torch::stack(images);
+  torch::NoGradGuard no_grad;
+  const auto logits = model->logits(batch);
+  // The decoded and resized pixels differ slightly from the reference's (JPEG decoder, resampler), so the
+  // features agree loosely with torchvision's while the classes must agree exactly.
+  const auto io_file = io::CheckpointReader::open((*folder / "io.safetensors").string());
+  WARN("pipeline vs reference pixels: max |Δ| = " << max_abs_diff(batch, io_file.load("in.pixel_values"))
+                                                  << ", features max |Δ| = "
+                                                  << max_abs_diff(model->forward(batch),
+                                                                  io_file.load("out.pooled_features")));
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    INFO(samples[i].first);
+    CHECK(logits[i].argmax().item<std::int64_t>() == samples[i].second);
+  }
+}
+
+TEST_CASE("MobileNetV2 checkpoint problems are reported by tensor", "[mobilenet_v2]") {
+  nn::CheckpointShapes shapes;
+  shapes.source = "model.safetensors";
+  for (int i = 0; i < 10; ++i) shapes.shapes[fmt::format("features.{}.0.weight", i)] = {8, 3, 3, 3};
+  try {
+    nn::MobileNetV2Config::infer(shapes);
+    FAIL("a 10-block checkpoint was accepted");
+  } catch (const Error& error) {
+    CHECK(std::string(error.what()).find("features.9") != std::string::npos);
+  }
+}
