@@ -1,0 +1,83 @@
+#include "io/atomic_file.hpp"
+
+#include "core/fail.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+namespace clipmatch::io {
+namespace fs = std::filesystem;
+
+namespace {
+
+// pid + a process-wide counter keeps concurrent writers (threads or processes) from sharing a temp name.
+fs::path temporary_sibling(const fs::path& path) {
+  static std::atomic<unsigned long> counter{0};
+  const std::string name = fmt::format(".{}.tmp.{}.{}", path.filename().string(), static_cast<long>(::getpid()),
+                                       counter.fetch_add(1));
+  return path.parent_path() / name;
+}
+
+// std::ofstream has no portable fsync; any descriptor of the same file flushes its data to disk.
+void sync_to_disk(const fs::path& file, const fs::path& reported_path) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    fail(ErrorKind::Io, "{}: cannot flush to disk: {}", reported_path.string(), std::strerror(err));
+  }
+  ::close(fd);
+}
+
+// Makes the rename itself durable; best effort, since some file systems refuse fsync on folders.
+void sync_folder(const fs::path& folder) {
+  const int fd = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+void write_file_atomically(const fs::path& path, const std::function<void(std::ostream&)>& writer) {
+  if (path.empty() || !path.has_filename()) fail(ErrorKind::InvalidArgument, "'{}': not a file path", path.string());
+  const fs::path temp = temporary_sibling(path);
+  try {
+    {
+      std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+      if (!out) {
+        const int err = errno;
+        fail(ErrorKind::Io, "{}: cannot create a temporary file in its folder: {}", path.string(),
+             std::strerror(err));
+      }
+      writer(out);
+      out.flush();
+      if (!out) fail(ErrorKind::Io, "{}: write failed (disk full?)", path.string());
+      out.close();
+      if (out.fail()) fail(ErrorKind::Io, "{}: closing the temporary file failed", path.string());
+    }
+    sync_to_disk(temp, path);
+    std::error_code ec;
+    fs::rename(temp, path, ec);
+    if (ec) fail(ErrorKind::Io, "{}: cannot rename the temporary file into place: {}", path.string(), ec.message());
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(temp, ignored);
+    throw;
+  }
+  sync_folder(path.parent_path());
+}
+
+void write_bytes_atomically(const fs::path& path, const void* data, std::size_t size) {
+  write_file_atomically(path, [&](std::ostream& out) {
+    if (size > 0) out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+  });
+}
+
+}  // namespace clipmatch::io

@@ -1,0 +1,21 @@
+// Writing output files so that readers never see a half-written one: the content goes to a temporary file in
+// the destination's folder (same file system, so the final rename is atomic), is flushed to disk, and is then
+// renamed over the destination. On any failure the temporary file is removed and the destination is untouched.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <ostream>
+
+namespace clipmatch::io {
+
+/// Calls `writer` with a binary stream to a temporary file beside `path`, then fsyncs and renames it to
+/// `path`. Exceptions from `writer` propagate (after clean-up); I/O failures throw clipmatch::Error (Io)
+/// naming `path`. The destination's folder must exist.
+void write_file_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& writer);
+
+/// Atomically replaces `path` with the `size` bytes at `data`.
+void write_bytes_atomically(const std::filesystem::path& path, const void* data, std::size_t size);
+
+}  // namespace clipmatch::io
