@@ -106,11 +106,14 @@ TEST_CASE("ResNet set_trainable_top freezes whole stages from the bottom", "[res
   CHECK(trainable("layer4."));
   CHECK_FALSE(trainable("layer3."));
   CHECK_FALSE(trainable("conv1."));
-  model->set_trainable_top(4);
-  CHECK(trainable("layer1."));
+  model->set_trainable_top(3);
+  CHECK(trainable("layer2."));
+  CHECK_FALSE(trainable("layer1."));
   CHECK_FALSE(trainable("bn1."));
-  model->set_trainable_top(100);
+  model->set_trainable_top(4);  // all stages: the stem is unfrozen too
+  CHECK(trainable("layer1."));
   CHECK(trainable("conv1."));
+  CHECK(trainable("bn1."));
   model->set_trainable_top(0);
   CHECK_FALSE(trainable("layer4."));
 

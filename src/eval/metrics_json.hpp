@@ -1,0 +1,20 @@
+// metrics.json: the split metrics of one evaluation, in the layout the course reports use.
+#pragma once
+
+#include <clipmatch/metrics.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+namespace clipmatch::eval {
+
+/// {"n": N, "distance": "1-cos", "splits": {"all": {"n", "acc_dim0", "acc_dim1",
+///   "poster_to_intro": {"r1", "r5", "r10", "median_rank", "mean_rank"}, "intro_to_poster": {...}}, "train": ...}}
+/// Splits appear in the order all, train, heldout, then any others.
+nlohmann::ordered_json metrics_to_json(std::size_t n, DistanceKind kind, const SplitMetricsMap& splits);
+
+/// Writes metrics_to_json(...) atomically, indented by 2. Throws clipmatch::Error (Io) naming `path`.
+void write_metrics_json(const std::filesystem::path& path, std::size_t n, DistanceKind kind,
+                        const SplitMetricsMap& splits);
+
+}  // namespace clipmatch::eval
