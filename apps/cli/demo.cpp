@@ -55,7 +55,7 @@ void register_demo(CLI::App& app, Action& action) {
       options.run_dir = run_dir;
       options.freeze = FreezeMode::Full;  // from-scratch encoders must learn
       options.epochs = a.epochs;
-      options.batch_size = 64;
+      options.batch_size = 32;
       options.learning_rate = 2e-3;
       options.encoder_learning_rate = 2e-3;
       options.weight_decay = 0.05;

@@ -25,7 +25,7 @@ struct TrainArgs {
 };
 
 template <typename T>
-CLI::Transformer choices(const std::map<std::string, T>& names) {
+CLI::CheckedTransformer choices(const std::map<std::string, T>& names) {
   return CLI::CheckedTransformer(names, CLI::ignore_case);
 }
 

@@ -1,5 +1,7 @@
 #include <clipmatch/version.hpp>
 
+#include "core/compute_threads.hpp"
+
 #include <torch/torch.h>
 #include <fmt/format.h>
 
@@ -8,6 +10,7 @@ namespace clipmatch {
 std::string version() { return "0.1.0"; }
 
 std::string build_info() {
+  ensure_compute_threads();
   const bool cuda = torch::cuda::is_available();
   return fmt::format("clipmatch {} | LibTorch {}.{}.{} | CUDA {} | {} CPU threads", version(), TORCH_VERSION_MAJOR,
                      TORCH_VERSION_MINOR, TORCH_VERSION_PATCH,

@@ -2,6 +2,7 @@
 #include "model/model_state.hpp"
 
 #include "core/autocast.hpp"
+#include "core/compute_threads.hpp"
 #include "core/fail.hpp"
 #include "io/image_impl.hpp"
 
@@ -34,6 +35,7 @@ void MatchNetImpl::ensure_logit_bias(double initial) {
 }
 
 torch::Device resolve_device(Device device) {
+  ensure_compute_threads();
   switch (device) {
     case Device::Cpu:
       return torch::kCPU;

@@ -7,6 +7,7 @@
 
 #include "core/fail.hpp"
 #include "io/image_impl.hpp"
+#include "io/torch_tensor.hpp"
 #include "train/content_hash.hpp"
 
 #include <clipmatch/safetensors.hpp>
@@ -20,34 +21,6 @@ namespace clipmatch {
 namespace {
 
 constexpr const char* kTokenizerTensor = "text_tokenizer.model";
-
-DType dtype_of(const torch::Tensor& tensor) {
-  switch (tensor.scalar_type()) {
-    case torch::kFloat32: return DType::F32;
-    case torch::kFloat64: return DType::F64;
-    case torch::kFloat16: return DType::F16;
-    case torch::kBFloat16: return DType::BF16;
-    case torch::kInt64: return DType::I64;
-    case torch::kInt32: return DType::I32;
-    case torch::kUInt8: return DType::U8;
-    case torch::kBool: return DType::BOOL;
-    default: fail(ErrorKind::Internal, "checkpoint: unsupported tensor type {}", c10::toString(tensor.scalar_type()));
-  }
-}
-
-torch::ScalarType scalar_type_of(DType dtype, const std::string& where) {
-  switch (dtype) {
-    case DType::F32: return torch::kFloat32;
-    case DType::F64: return torch::kFloat64;
-    case DType::F16: return torch::kFloat16;
-    case DType::BF16: return torch::kBFloat16;
-    case DType::I64: return torch::kInt64;
-    case DType::I32: return torch::kInt32;
-    case DType::U8: return torch::kUInt8;
-    case DType::BOOL: return torch::kBool;
-    default: fail(ErrorKind::Checkpoint, "{}: unsupported dtype {}", where, dtype_name(dtype));
-  }
-}
 
 bool is_encoder_tensor(const std::string& name, const char* prefix) { return name.rfind(prefix, 0) == 0; }
 
@@ -64,26 +37,22 @@ std::filesystem::path checkpoint_file(const std::string& path) {
 
 void Model::Impl::save(const std::string& path) const {
   require_ready("saving");
-  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  std::vector<io::OwnedTensor> tensors;
   auto add = [&](const std::string& name, const torch::Tensor& tensor) {
     if (!image_encoder_trained && is_encoder_tensor(name, "image_encoder.")) return;
     if (!text_encoder_trained && is_encoder_tensor(name, "text_encoder.")) return;
-    tensors.emplace_back(name, tensor.detach().to(torch::kCPU).contiguous());
+    tensors.push_back(io::from_torch(name, tensor.detach().to(torch::kCPU)));
   };
   for (const auto& item : net->named_parameters(true)) add(item.key(), item.value());
   for (const auto& item : net->named_buffers(true)) add(item.key(), item.value());
   if (!text.tokenizer_model.empty()) {
     const auto bytes = torch::empty({static_cast<std::int64_t>(text.tokenizer_model.size())}, torch::kUInt8);
     std::memcpy(bytes.data_ptr(), text.tokenizer_model.data(), text.tokenizer_model.size());
-    tensors.emplace_back(kTokenizerTensor, bytes);
+    tensors.push_back(io::from_torch(kTokenizerTensor, bytes));
   }
-
   std::vector<TensorView> views;
   views.reserve(tensors.size());
-  for (const auto& [name, tensor] : tensors) {
-    views.push_back(TensorView{name, dtype_of(tensor), tensor.sizes().vec(), tensor.data_ptr(),
-                               static_cast<std::size_t>(tensor.numel()) * tensor.element_size()});
-  }
+  for (const auto& owned : tensors) views.push_back(owned.view);
   std::map<std::string, std::string> metadata{
       {"format", "clipmatch-model-v1"},
       {"clipmatch.version", version()},
@@ -163,8 +132,7 @@ std::unique_ptr<Model::Impl> Model::Impl::load(const std::string& path, Device d
       fail(ErrorKind::Checkpoint, "{}: tensor '{}' has shape {} but the model expects {}", file, name,
            fmt::join(view.shape, "x"), fmt::join(target.sizes().vec(), "x"));
     }
-    const auto source = torch::from_blob(const_cast<void*>(view.data), view.shape, scalar_type_of(view.dtype, name));
-    target.copy_(source);
+    target.copy_(io::to_torch(view, io::kKeepDType));
   };
   for (auto& item : impl->net->named_parameters(true)) restore(item.key(), item.value());
   for (auto& item : impl->net->named_buffers(true)) restore(item.key(), item.value());

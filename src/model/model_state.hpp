@@ -50,7 +50,7 @@ struct Model::Impl {
   torch::Device device{torch::kCPU};
   model::ImageTower image;
   model::TextTower text;
-  model::MatchNet net;
+  mutable model::MatchNet net;  // forward() is not const in LibTorch; encoding does not change the weights
   bool image_encoder_trained = false;  ///< encoder weights changed (or from scratch): store them in checkpoints
   bool text_encoder_trained = false;
 
