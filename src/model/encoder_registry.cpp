@@ -30,6 +30,7 @@ constexpr int kTinyImageSize = 64;
 /// Vocabulary asked of sentencepiece for tiny_text (smaller corpora give fewer pieces).
 constexpr std::size_t kTinyVocabulary = 2000;
 constexpr std::size_t kTinyMaxTokens = 64;
+constexpr std::int64_t kTinyTextWidth = 128;
 
 std::string find_file(const std::string& folder, std::initializer_list<const char*> names, const std::string& what) {
   for (const char* name : names) {
@@ -134,12 +135,15 @@ TextTower build_text_tower(const EncoderSpec& spec, std::uint64_t seed, std::siz
     if (model_bytes.empty()) return tower;  // no vocabulary yet: built when training starts
     auto tokenizer = std::make_shared<text::SentencePieceTokenizer>(
         text::SentencePieceTokenizer::from_bytes(model_bytes, "tiny_text vocabulary"));
-    auto config = nn::BertConfig::tiny();
+    // A bag of learnt sentencepiece vectors, mean-pooled: on a few hundred intros a transformer trained from
+    // scratch memorises the training pairs (train R@1 0.3, held-out 0.017 in the demo), while the pooled
+    // bag of pieces has to learn what the words mean and generalises.
+    nn::WordVectorConfig config;
     config.vocab_size = static_cast<std::int64_t>(tokenizer->vocab_size());
-    config.num_layers = 2;
-    config.max_position_embeddings = static_cast<std::int64_t>(tower.max_tokens);
-    config.with_pooler = false;
-    tower.encoder = std::make_shared<nn::BertEncoderImpl>(config);
+    config.dim = kTinyTextWidth;
+    config.pooling = nn::WordPooling::Mean;
+    config.trainable = true;
+    tower.encoder = std::make_shared<nn::WordVectorEncoderImpl>(config);
     tower.tokenizer = tokenizer;
     tower.tokenizer_model = model_bytes;
   } else if (spec.kind == "bert") {
