@@ -9,6 +9,9 @@ find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 find_package(Threads REQUIRED)
 # ICU: Unicode normalisation, character classes and case mapping for the tokenizers (Debian libicu-dev).
 find_package(ICU REQUIRED COMPONENTS uc i18n)
+# Prefer the shared zlib: a carried zlib1g-dev whose libz.so symlink dangles would otherwise leave only the
+# non-PIC libz.a, which cannot go into libclipmatch.so.
+find_library(ZLIB_LIBRARY NAMES libz.so.1 z)
 find_package(ZLIB REQUIRED)  # reads CLIP's gzip-compressed BPE merges
 
 find_path(SENTENCEPIECE_INCLUDE_DIR sentencepiece_processor.h REQUIRED)

@@ -16,8 +16,8 @@ namespace clipmatch::cli {
 void register_demo(CLI::App& app, Action& action) {
   struct Args {
     std::string out = "clipmatch-demo";
-    std::size_t n = 600;
-    int epochs = 30;
+    std::size_t n = 2000;
+    int epochs = 25;
     std::uint64_t seed = 7;
     Device device = Device::Auto;
   };

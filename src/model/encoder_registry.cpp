@@ -19,6 +19,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 namespace clipmatch::model {
 
 namespace {

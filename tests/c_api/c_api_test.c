@@ -59,8 +59,8 @@ int main(int argc, char** argv) {
   CHECK(metrics.train.n > 0 && metrics.heldout.n > 0 && metrics.train.n + metrics.heldout.n == 48);
   CHECK(metrics.all.poster_to_intro.r10 >= metrics.all.poster_to_intro.r1);
 
-  snprintf(poster0, sizeof poster0, "%s/posters/000000.jpg", data_dir);
-  snprintf(poster1, sizeof poster1, "%s/posters/000001.jpg", data_dir);
+  snprintf(poster0, sizeof poster0, "%s/posters/000001.jpg", data_dir);
+  snprintf(poster1, sizeof poster1, "%s/posters/000002.jpg", data_dir);
   const char* posters[2] = {poster0, poster1};
   const char* intros[2] = {"Two red circles above a blue sea.", "A green star on a black background."};
   float p[64], t[64], d[4], small[10];
