@@ -18,6 +18,8 @@ nlohmann::ordered_json retrieval_json(const RetrievalMetrics& m) {
   return j;
 }
 
+}  // namespace
+
 nlohmann::ordered_json split_json(const SplitMetrics& m) {
   nlohmann::ordered_json j;
   j["n"] = m.n;
@@ -27,8 +29,6 @@ nlohmann::ordered_json split_json(const SplitMetrics& m) {
   j["intro_to_poster"] = retrieval_json(m.intro_to_poster);
   return j;
 }
-
-}  // namespace
 
 nlohmann::ordered_json metrics_to_json(std::size_t n, DistanceKind kind, const SplitMetricsMap& splits) {
   nlohmann::ordered_json j;

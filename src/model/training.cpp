@@ -10,6 +10,7 @@
 #include "core/autocast.hpp"
 #include "core/fail.hpp"
 #include "core/progress.hpp"
+#include "eval/metrics_json.hpp"
 #include "eval/splits.hpp"
 #include "io/atomic_file.hpp"
 #include "io/image_impl.hpp"
@@ -44,15 +45,6 @@ double selection_score(const SplitMetricsMap& splits) {
   const auto it = splits.count("heldout") ? splits.find("heldout") : splits.find("train");
   if (it == splits.end()) return 0;
   return (it->second.poster_to_intro.r1 + it->second.intro_to_poster.r1) / 2;
-}
-
-nlohmann::json split_json(const SplitMetrics& m) {
-  auto direction = [](const RetrievalMetrics& r) {
-    return nlohmann::json{{"r1", r.r1}, {"r5", r.r5}, {"r10", r.r10}, {"median_rank", r.median_rank},
-                          {"mean_rank", r.mean_rank}};
-  };
-  return {{"n", m.n}, {"acc_dim0", m.acc_dim0}, {"acc_dim1", m.acc_dim1},
-          {"poster_to_intro", direction(m.poster_to_intro)}, {"intro_to_poster", direction(m.intro_to_poster)}};
 }
 
 /// Multi-hot genre matrix [N, G] of the dataset (G = number of distinct genres; 0 columns if none).
@@ -328,9 +320,9 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
     }
     log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
 
-    nlohmann::json line{{"epoch", log.epoch}, {"train_loss", log.train_loss}, {"lr", log.learning_rate},
+    nlohmann::ordered_json line{{"epoch", log.epoch}, {"train_loss", log.train_loss}, {"lr", log.learning_rate},
                         {"logit_scale", log.temperature}, {"seconds", log.seconds}};
-    for (const auto& [name, metrics] : log.splits) line["splits"][name] = split_json(metrics);
+    for (const auto& [name, metrics] : log.splits) line["splits"][name] = eval::split_json(metrics);
     log_file << line.dump() << "\n" << std::flush;
 
     if (evaluate_now) {
