@@ -17,5 +17,7 @@ write_basic_package_version_file("${CMAKE_CURRENT_BINARY_DIR}/clipmatchConfigVer
 install(FILES "${CMAKE_CURRENT_BINARY_DIR}/clipmatchConfig.cmake" "${CMAKE_CURRENT_BINARY_DIR}/clipmatchConfigVersion.cmake"
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/clipmatch)
 
+# Relocatable: the prefix is found relative to the .pc file itself.
+file(RELATIVE_PATH CLIPMATCH_PC_TO_PREFIX "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
 configure_file(cmake/clipmatch.pc.in "${CMAKE_CURRENT_BINARY_DIR}/clipmatch.pc" @ONLY)
 install(FILES "${CMAKE_CURRENT_BINARY_DIR}/clipmatch.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
