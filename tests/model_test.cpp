@@ -150,3 +150,21 @@ TEST_CASE("evaluate writes metrics.json, npy matrices, heatmap.png and topk.csv"
   for (std::string line; std::getline(topk, line);) lines += !line.empty();
   CHECK(lines >= 40);
 }
+
+TEST_CASE("the same seed gives the same model on CPU", "[model]") {
+  TempDir dir;
+  const auto data = synthetic(dir, 60, 8);
+  auto train_once = [&](const std::string& run) {
+    ModelConfig config;
+    config.seed = 4;
+    auto model = Model::create(config, Device::Cpu);
+    auto options = quick_options(dir, FreezeMode::Full, 2);
+    options.run_dir = (dir / run).string();
+    const auto report = model.train(data, options);
+    return std::pair{report.history.back().train_loss, model.encode_intros({data.movies[0].intro, data.movies[5].intro})};
+  };
+  const auto [loss_a, emb_a] = train_once("a");
+  const auto [loss_b, emb_b] = train_once("b");
+  CHECK(loss_a == loss_b);
+  CHECK((emb_a - emb_b).cwiseAbs().maxCoeff() == 0.0f);
+}
