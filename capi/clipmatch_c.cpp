@@ -119,13 +119,14 @@ int clipmatch_abi_version(void) { return CLIPMATCH_ABI_VERSION; }
 const char* clipmatch_last_error(void) { return last_error.c_str(); }
 
 clipmatch_model_params clipmatch_model_default_params(void) {
+  const clipmatch::ModelConfig defaults;  // one source of truth for the defaults of both APIs
   clipmatch_model_params p{};
   p.image_encoder = nullptr;
   p.text_encoder = nullptr;
-  p.embed_dim = 128;
-  p.mlp_head = 0;
-  p.course_temperature = 0;
-  p.seed = 0;
+  p.embed_dim = defaults.embed_dim;
+  p.mlp_head = defaults.head == clipmatch::HeadKind::Mlp;
+  p.course_temperature = defaults.temperature == clipmatch::TemperatureInit::Course;
+  p.seed = defaults.seed;
   p.device = CLIPMATCH_DEVICE_AUTO;
   return p;
 }
@@ -207,10 +208,10 @@ clipmatch_train_params clipmatch_train_default_params(void) {
   p.weight_decay = defaults.weight_decay;
   p.loss = CLIPMATCH_LOSS_INFONCE;
   p.freeze = CLIPMATCH_FREEZE_FROZEN;
-  p.unfreeze_top = 0;
-  p.early_stopping_patience = 0;
-  p.seed = 0;
-  p.verbose = 0;
+  p.unfreeze_top = defaults.unfreeze_top;
+  p.early_stopping_patience = defaults.early_stopping_patience;
+  p.seed = defaults.seed;
+  p.verbose = 0;  // a library called from C stays quiet unless asked
   return p;
 }
 

@@ -8,16 +8,13 @@
 #include <stdexcept>
 #include <thread>
 
+using clipmatch::test::read_all;
 using clipmatch::test::TempDir;
+using clipmatch::test::write_all;
 namespace fs = std::filesystem;
 namespace io = clipmatch::io;
 
 namespace {
-
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 std::size_t entries_in(const fs::path& dir) {
   return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));

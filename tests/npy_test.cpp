@@ -8,21 +8,13 @@
 #include <fstream>
 #include <iterator>
 
+using clipmatch::test::read_all;
 using clipmatch::test::TempDir;
+using clipmatch::test::write_all;
 namespace fs = std::filesystem;
 namespace io = clipmatch::io;
 
 namespace {
-
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_all(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 
 std::string npy_with_header(const std::string& dict, std::size_t data_bytes) {
   std::string header = dict;

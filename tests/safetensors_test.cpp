@@ -12,20 +12,12 @@
 #include <iterator>
 
 using namespace clipmatch;
+using clipmatch::test::read_all;
 using clipmatch::test::TempDir;
+using clipmatch::test::write_all;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_all(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 
 // A raw safetensors file with a hand-written header, for corruption cases the writer would never produce.
 std::string raw_file(const std::string& header, std::size_t data_bytes) {

@@ -22,11 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 clipmatch::SynthOptions small_options(const fs::path& out, std::uint64_t seed, std::size_t n = 40) {
   clipmatch::SynthOptions options;
   options.out = out.string();
@@ -58,11 +53,11 @@ TEST_CASE("synth: same seed gives byte-identical files, another seed different o
   clipmatch::generate_synthetic(small_options(c.path(), 8));
   for (const std::string name : {"movies.csv", "train.txt", "posters/000001.jpg", "posters/000040.jpg"}) {
     INFO(name);
-    CHECK(read_bytes(a / name) == read_bytes(b / name));
-    CHECK_FALSE(read_bytes(a / name).empty());
+    CHECK(clipmatch::test::read_all(a / name) == clipmatch::test::read_all(b / name));
+    CHECK_FALSE(clipmatch::test::read_all(a / name).empty());
   }
-  CHECK(read_bytes(a / "movies.csv") != read_bytes(c / "movies.csv"));
-  CHECK(read_bytes(a / "posters/000001.jpg") != read_bytes(c / "posters/000001.jpg"));
+  CHECK(clipmatch::test::read_all(a / "movies.csv") != clipmatch::test::read_all(c / "movies.csv"));
+  CHECK(clipmatch::test::read_all(a / "posters/000001.jpg") != clipmatch::test::read_all(c / "posters/000001.jpg"));
 }
 
 TEST_CASE("synth: the dataset loads, posters decode at the asked size, split has the asked size", "[synth]") {

@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <random>
 #include <string>
@@ -28,6 +30,18 @@ inline std::optional<fs::path> shared_path(const std::string& relative, const ch
   }
   if (!fs::exists(path)) return std::nullopt;
   return path;
+}
+
+/// The whole content of a file as bytes ("" when it cannot be read).
+inline std::string read_all(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+/// Replaces a file's content with `bytes`.
+inline void write_all(const fs::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 /// A fresh, empty scratch folder under the system temp dir, removed when the object goes away.
