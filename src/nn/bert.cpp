@@ -56,8 +56,7 @@ BertEncoderImpl::BertEncoderImpl(const BertConfig& config, TokenPooling pooling)
   if (config.with_pooler) pooler_ = register_module("pooler", torch::nn::Linear(d, d));
 }
 
-BertEncoderImpl::Outputs BertEncoderImpl::forward_all(const torch::Tensor& ids, const torch::Tensor& attention_mask,
-                                                      const torch::Tensor& token_type_ids) {
+torch::Tensor BertEncoderImpl::embed(const torch::Tensor& ids, const torch::Tensor& token_type_ids) {
   if (ids.dim() != 2) fail(ErrorKind::InvalidArgument, "BERT: ids must be [B, L], got {}", shape_string(ids.sizes()));
   const std::int64_t length = ids.size(1);
   if (length > config_.max_position_embeddings) {
@@ -66,7 +65,16 @@ BertEncoderImpl::Outputs BertEncoderImpl::forward_all(const torch::Tensor& ids, 
   }
   const torch::Tensor positions = torch::arange(length, ids.options().dtype(torch::kLong));
   const torch::Tensor types = token_type_ids.defined() ? token_type_ids : torch::zeros_like(ids);
-  torch::Tensor x = embed_norm_(word_embed_(ids) + type_embed_(types) + pos_embed_(positions).unsqueeze(0));
+  return embed_norm_(word_embed_(ids) + type_embed_(types) + pos_embed_(positions).unsqueeze(0));
+}
+
+torch::Tensor BertEncoderImpl::pool(const torch::Tensor& hidden) {
+  return pooling_ == TokenPooling::Pooler ? torch::tanh(pooler_(hidden.select(1, 0))) : hidden.select(1, 0);
+}
+
+BertEncoderImpl::Outputs BertEncoderImpl::forward_all(const torch::Tensor& ids, const torch::Tensor& attention_mask,
+                                                      const torch::Tensor& token_type_ids) {
+  torch::Tensor x = embed(ids, token_type_ids);
   const torch::Tensor mask =
       attention_mask.defined() ? padding_to_additive_mask(attention_mask, x.scalar_type()) : torch::Tensor();
   x = encoder_(x, mask, /*causal=*/false);
@@ -79,6 +87,26 @@ BertEncoderImpl::Outputs BertEncoderImpl::forward_all(const torch::Tensor& ids, 
 torch::Tensor BertEncoderImpl::forward(const text::TokenBatch& batch) {
   Outputs outputs = forward_all(batch.ids, batch.attention_mask, torch::Tensor());
   return pooling_ == TokenPooling::Pooler ? outputs.pooler_output : outputs.last_hidden_state.select(1, 0);
+}
+
+torch::Tensor BertEncoderImpl::forward_lower(const text::TokenBatch& batch, std::int64_t top_k) {
+  check_split(top_k, "BERT");
+  if (top_k == 0) return TextEncoderImpl::forward_lower(batch, 0);
+  const torch::Tensor x = embed(batch.ids, torch::Tensor());
+  const torch::Tensor mask = batch.attention_mask.defined()
+                                 ? padding_to_additive_mask(batch.attention_mask, x.scalar_type())
+                                 : torch::Tensor();
+  return encoder_->forward_range(x, mask, /*causal=*/false, 0, num_blocks() - top_k).contiguous();
+}
+
+torch::Tensor BertEncoderImpl::forward_upper(const torch::Tensor& lower, const torch::Tensor& attention_mask,
+                                             std::int64_t top_k) {
+  check_split(top_k, "BERT");
+  if (top_k == 0) return lower;
+  check_split_hidden(lower, attention_mask, config_.hidden_size, "BERT");
+  const torch::Tensor mask =
+      attention_mask.defined() ? padding_to_additive_mask(attention_mask, lower.scalar_type()) : torch::Tensor();
+  return pool(encoder_->forward_range(lower, mask, /*causal=*/false, num_blocks() - top_k, num_blocks()));
 }
 
 void BertEncoderImpl::set_trainable_top(std::int64_t k) {

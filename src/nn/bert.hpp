@@ -47,9 +47,16 @@ class BertEncoderImpl : public TextEncoderImpl {
   std::int64_t feature_dim() const override { return config_.hidden_size; }
   std::int64_t num_blocks() const override { return config_.num_layers; }
   void set_trainable_top(std::int64_t k) override;
+  torch::Tensor forward_lower(const text::TokenBatch& batch, std::int64_t top_k) override;
+  torch::Tensor forward_upper(const torch::Tensor& lower, const torch::Tensor& attention_mask,
+                              std::int64_t top_k) override;
   const BertConfig& config() const { return config_; }
 
  private:
+  /// Word + type + position embeddings with their LayerNorm: the input of the first block.
+  torch::Tensor embed(const torch::Tensor& ids, const torch::Tensor& token_type_ids);
+  torch::Tensor pool(const torch::Tensor& hidden);
+
   BertConfig config_;
   TokenPooling pooling_;
   torch::nn::Embedding word_embed_{nullptr}, pos_embed_{nullptr}, type_embed_{nullptr};

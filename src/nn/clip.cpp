@@ -90,7 +90,7 @@ ClipVisionEncoderImpl::ClipVisionEncoderImpl(const ClipVisionConfig& config) : c
                                 torch::nn::Linear(torch::nn::LinearOptions(d, config.projection_dim).bias(false)));
 }
 
-ClipVisionEncoderImpl::Outputs ClipVisionEncoderImpl::forward_all(const torch::Tensor& pixel_values) {
+torch::Tensor ClipVisionEncoderImpl::embed(const torch::Tensor& pixel_values) {
   if (pixel_values.dim() != 4 || pixel_values.size(1) != config_.num_channels ||
       pixel_values.size(2) != config_.image_size || pixel_values.size(3) != config_.image_size) {
     fail(ErrorKind::InvalidArgument, "CLIP vision: pixel_values must be [B, {}, {}, {}], got {}", config_.num_channels,
@@ -98,8 +98,11 @@ ClipVisionEncoderImpl::Outputs ClipVisionEncoderImpl::forward_all(const torch::T
   }
   const torch::Tensor patches = patch_embed_(pixel_values).flatten(2).transpose(1, 2);
   const torch::Tensor cls = class_embedding_.view({1, 1, -1}).expand({patches.size(0), 1, -1});
-  torch::Tensor x = torch::cat({cls, patches}, 1) + pos_embed_->weight.unsqueeze(0);
-  x = encoder_(pre_norm_(x), torch::Tensor(), /*causal=*/false);
+  return pre_norm_(torch::cat({cls, patches}, 1) + pos_embed_->weight.unsqueeze(0));
+}
+
+ClipVisionEncoderImpl::Outputs ClipVisionEncoderImpl::forward_all(const torch::Tensor& pixel_values) {
+  const torch::Tensor x = encoder_(embed(pixel_values), torch::Tensor(), /*causal=*/false);
   Outputs outputs;
   outputs.last_hidden_state = x;
   outputs.pooled = post_norm_(x.select(1, 0));
@@ -109,6 +112,25 @@ ClipVisionEncoderImpl::Outputs ClipVisionEncoderImpl::forward_all(const torch::T
 
 torch::Tensor ClipVisionEncoderImpl::forward(const torch::Tensor& pixel_values) {
   return forward_all(pixel_values).image_embeds;
+}
+
+torch::Tensor ClipVisionEncoderImpl::forward_lower(const torch::Tensor& pixel_values, std::int64_t top_k) {
+  check_split(top_k, "CLIP vision");
+  if (top_k == 0) return ImageEncoderImpl::forward_lower(pixel_values, 0);
+  return encoder_->forward_range(embed(pixel_values), torch::Tensor(), /*causal=*/false, 0, num_blocks() - top_k)
+      .contiguous();
+}
+
+torch::Tensor ClipVisionEncoderImpl::forward_upper(const torch::Tensor& lower, std::int64_t top_k) {
+  check_split(top_k, "CLIP vision");
+  if (top_k == 0) return lower;
+  if (lower.dim() != 3 || lower.size(2) != config_.hidden_size) {
+    fail(ErrorKind::InvalidArgument, "CLIP vision: forward_upper needs hidden states [B, tokens, {}], got {}",
+         config_.hidden_size, shape_string(lower.sizes()));
+  }
+  const torch::Tensor x =
+      encoder_->forward_range(lower, torch::Tensor(), /*causal=*/false, num_blocks() - top_k, num_blocks());
+  return projection_(post_norm_(x.select(1, 0)));
 }
 
 void ClipVisionEncoderImpl::set_trainable_top(std::int64_t k) {
@@ -128,8 +150,7 @@ ClipTextEncoderImpl::ClipTextEncoderImpl(const ClipTextConfig& config) : config_
                                 torch::nn::Linear(torch::nn::LinearOptions(d, config.projection_dim).bias(false)));
 }
 
-ClipTextEncoderImpl::Outputs ClipTextEncoderImpl::forward_all(const torch::Tensor& ids,
-                                                              const torch::Tensor& attention_mask) {
+torch::Tensor ClipTextEncoderImpl::embed(const torch::Tensor& ids) {
   if (ids.dim() != 2 || ids.size(1) == 0) {
     fail(ErrorKind::InvalidArgument, "CLIP text: ids must be [B, L] with L ≥ 1, got {}", shape_string(ids.sizes()));
   }
@@ -138,12 +159,33 @@ ClipTextEncoderImpl::Outputs ClipTextEncoderImpl::forward_all(const torch::Tenso
     fail(ErrorKind::InvalidArgument, "CLIP text: sequence length {} exceeds max_position_embeddings {}", length,
          config_.max_position_embeddings);
   }
-  torch::Tensor x = token_embed_(ids) + pos_embed_->weight.slice(0, 0, length).unsqueeze(0);
+  return token_embed_(ids) + pos_embed_->weight.slice(0, 0, length).unsqueeze(0);
+}
+
+namespace {
+
+torch::Tensor eos_positions(const torch::Tensor& ids, std::int64_t eos_token_id) {
+  return eos_token_id == 2 ? ids.argmax(-1) : ids.eq(eos_token_id).to(torch::kInt).argmax(-1);
+}
+
+// The last position each row attends to: where a split forward pools, as it no longer sees the ids.
+torch::Tensor last_valid_positions(const torch::Tensor& attention_mask, std::int64_t batch, std::int64_t length,
+                                   const torch::Device& device) {
+  if (!attention_mask.defined()) {
+    return torch::full({batch}, length - 1, torch::TensorOptions().dtype(torch::kLong).device(device));
+  }
+  return (attention_mask.ne(0).to(torch::kLong).sum(1) - 1).clamp_min(0);
+}
+
+}  // namespace
+
+ClipTextEncoderImpl::Outputs ClipTextEncoderImpl::forward_all(const torch::Tensor& ids,
+                                                              const torch::Tensor& attention_mask) {
+  torch::Tensor x = embed(ids);
   const torch::Tensor mask =
       attention_mask.defined() ? padding_to_additive_mask(attention_mask, x.scalar_type()) : torch::Tensor();
   x = final_norm_(encoder_(x, mask, /*causal=*/true));
-  const torch::Tensor eos_position =
-      config_.eos_token_id == 2 ? ids.argmax(-1) : ids.eq(config_.eos_token_id).to(torch::kInt).argmax(-1);
+  const torch::Tensor eos_position = eos_positions(ids, config_.eos_token_id);
   Outputs outputs;
   outputs.last_hidden_state = x;
   outputs.pooled = x.index({torch::arange(ids.size(0), eos_position.options()), eos_position});
@@ -153,6 +195,41 @@ ClipTextEncoderImpl::Outputs ClipTextEncoderImpl::forward_all(const torch::Tenso
 
 torch::Tensor ClipTextEncoderImpl::forward(const text::TokenBatch& batch) {
   return forward_all(batch.ids, batch.attention_mask).text_embeds;
+}
+
+torch::Tensor ClipTextEncoderImpl::forward_lower(const text::TokenBatch& batch, std::int64_t top_k) {
+  check_split(top_k, "CLIP text");
+  if (top_k == 0) return TextEncoderImpl::forward_lower(batch, 0);
+  const torch::Tensor x = embed(batch.ids);
+  // forward_upper pools at the last valid position; that is forward's EOS pooling only when every row ends
+  // with its EOS token (as our tokenizer's rows do), so anything else is refused rather than silently
+  // pooled elsewhere.
+  const torch::Tensor eos = eos_positions(batch.ids, config_.eos_token_id);
+  const torch::Tensor last = last_valid_positions(batch.attention_mask, x.size(0), x.size(1), x.device());
+  if (!eos.to(torch::kLong).equal(last)) {
+    const std::int64_t row = eos.to(torch::kLong).ne(last).nonzero().view(-1)[0].item<std::int64_t>();
+    fail(ErrorKind::InvalidArgument,
+         "CLIP text: split forward needs each row's EOS token (id {}) at its last valid position; row {} has it at "
+         "{}, its last valid position is {}",
+         config_.eos_token_id, row, eos[row].item<std::int64_t>(), last[row].item<std::int64_t>());
+  }
+  const torch::Tensor mask = batch.attention_mask.defined()
+                                 ? padding_to_additive_mask(batch.attention_mask, x.scalar_type())
+                                 : torch::Tensor();
+  return encoder_->forward_range(x, mask, /*causal=*/true, 0, num_blocks() - top_k).contiguous();
+}
+
+torch::Tensor ClipTextEncoderImpl::forward_upper(const torch::Tensor& lower, const torch::Tensor& attention_mask,
+                                                 std::int64_t top_k) {
+  check_split(top_k, "CLIP text");
+  if (top_k == 0) return lower;
+  check_split_hidden(lower, attention_mask, config_.hidden_size, "CLIP text");
+  const torch::Tensor mask =
+      attention_mask.defined() ? padding_to_additive_mask(attention_mask, lower.scalar_type()) : torch::Tensor();
+  const torch::Tensor x = final_norm_(
+      encoder_->forward_range(lower, mask, /*causal=*/true, num_blocks() - top_k, num_blocks()));
+  const torch::Tensor last = last_valid_positions(attention_mask, x.size(0), x.size(1), x.device());
+  return projection_(x.index({torch::arange(x.size(0), last.options()), last}));
 }
 
 void ClipTextEncoderImpl::set_trainable_top(std::int64_t k) {

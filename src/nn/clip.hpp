@@ -62,9 +62,14 @@ class ClipVisionEncoderImpl : public ImageEncoderImpl {
   std::int64_t feature_dim() const override { return config_.projection_dim; }
   std::int64_t num_blocks() const override { return config_.num_layers; }
   void set_trainable_top(std::int64_t k) override;
+  torch::Tensor forward_lower(const torch::Tensor& pixel_values, std::int64_t top_k) override;
+  torch::Tensor forward_upper(const torch::Tensor& lower, std::int64_t top_k) override;
   const ClipVisionConfig& config() const { return config_; }
 
  private:
+  /// pre_norm(patch + class + position embeddings): the input of the first block.
+  torch::Tensor embed(const torch::Tensor& pixel_values);
+
   ClipVisionConfig config_;
   torch::nn::Conv2d patch_embed_{nullptr};
   torch::Tensor class_embedding_;
@@ -92,9 +97,14 @@ class ClipTextEncoderImpl : public TextEncoderImpl {
   std::int64_t feature_dim() const override { return config_.projection_dim; }
   std::int64_t num_blocks() const override { return config_.num_layers; }
   void set_trainable_top(std::int64_t k) override;
+  torch::Tensor forward_lower(const text::TokenBatch& batch, std::int64_t top_k) override;
+  torch::Tensor forward_upper(const torch::Tensor& lower, const torch::Tensor& attention_mask,
+                              std::int64_t top_k) override;
   const ClipTextConfig& config() const { return config_; }
 
  private:
+  torch::Tensor embed(const torch::Tensor& ids);
+
   ClipTextConfig config_;
   torch::nn::Embedding token_embed_{nullptr}, pos_embed_{nullptr};
   TransformerStack encoder_{nullptr};

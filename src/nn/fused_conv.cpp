@@ -36,6 +36,19 @@ bool can_use_fused_path(const torch::nn::Module& module) {
   return true;
 }
 
+bool can_use_fused_path(const torch::nn::Module& module, const std::vector<const torch::nn::Module*>& parts,
+                        const torch::Tensor& input) {
+  if (module.is_training()) return false;
+  if (!torch::GradMode::is_enabled()) return true;
+  if (input.defined() && input.requires_grad()) return false;
+  for (const torch::nn::Module* part : parts) {
+    for (const auto& parameter : part->parameters()) {
+      if (parameter.requires_grad()) return false;
+    }
+  }
+  return true;
+}
+
 std::vector<std::pair<const void*, std::uint32_t>> FusedConvCache::signature(const torch::nn::Module& module) {
   std::vector<std::pair<const void*, std::uint32_t>> result;
   for (const auto& tensor : module.parameters()) result.emplace_back(tensor.data_ptr(), tensor._version());

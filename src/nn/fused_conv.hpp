@@ -34,6 +34,10 @@ FusedConv fuse_conv_bn(const torch::nn::Conv2d& conv, const torch::nn::BatchNorm
 /// True when a forward pass may use folded weights: eval mode and no gradient can reach the parameters
 /// (grad mode off, or every parameter frozen).
 bool can_use_fused_path(const torch::nn::Module& module);
+/// The same test for a part of `module` (a split forward): `module` is in eval mode, and no gradient can
+/// reach the parameters of `parts` or flow back into `input` (may be undefined).
+bool can_use_fused_path(const torch::nn::Module& module, const std::vector<const torch::nn::Module*>& parts,
+                        const torch::Tensor& input);
 
 /// Remembers which parameter/buffer versions a fused copy was built from.
 class FusedConvCache {

@@ -130,16 +130,16 @@ MobileNetV2Impl::MobileNetV2Impl(const MobileNetV2Config& config) : config_(conf
   }
 }
 
-torch::Tensor MobileNetV2Impl::forward_modules(const torch::Tensor& x) {
-  torch::Tensor out = x;
-  for (const auto& child : *features_) {
+torch::Tensor MobileNetV2Impl::features_modules(torch::Tensor x, std::int64_t begin, std::int64_t end) {
+  for (std::int64_t i = begin; i < end; ++i) {
+    const auto& child = (*features_)[static_cast<std::size_t>(i)];
     if (auto* conv_bn = child->as<ConvBNImpl>()) {
-      out = torch::hardtanh(conv_bn->forward(out), 0.0, 6.0);
+      x = torch::hardtanh(conv_bn->forward(x), 0.0, 6.0);
     } else {
-      out = child->as<InvertedResidualImpl>()->forward(out);
+      x = child->as<InvertedResidualImpl>()->forward(x);
     }
   }
-  return out.mean({2, 3});
+  return x;
 }
 
 void MobileNetV2Impl::build_fused() {
@@ -161,31 +161,80 @@ void MobileNetV2Impl::build_fused() {
   fused_cache_.mark_built(*this);
 }
 
-torch::Tensor MobileNetV2Impl::forward_fused(const torch::Tensor& x) {
+torch::Tensor MobileNetV2Impl::features_fused(torch::Tensor x, std::int64_t begin, std::int64_t end) {
   if (!fused_cache_.is_current(*this)) build_fused();
-  torch::Tensor out = x.contiguous(at::MemoryFormat::ChannelsLast);
-  for (const auto& block : fused_blocks_) {
-    torch::Tensor y = out;
+  x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  for (std::int64_t b = begin; b < end; ++b) {
+    const FusedBlock& block = fused_blocks_[static_cast<std::size_t>(b)];
+    torch::Tensor y = x;
     for (std::size_t i = 0; i < block.convs.size(); ++i) {
       y = block.convs[i](y);
       if (!(block.linear_last && i + 1 == block.convs.size())) y.clamp_(0.0, 6.0);
     }
-    if (block.use_residual) y.add_(out);
-    out = std::move(y);
+    if (block.use_residual) y.add_(x);
+    x = std::move(y);
   }
-  return out.mean({2, 3});
+  return x;
 }
 
-torch::Tensor MobileNetV2Impl::forward(const torch::Tensor& pixel_values) {
+bool MobileNetV2Impl::use_fused(std::int64_t begin, std::int64_t end, const torch::Tensor& input) const {
+  if (!fast_inference_) return false;
+  std::vector<const torch::nn::Module*> parts;
+  for (std::int64_t i = begin; i < end; ++i) parts.push_back((*features_)[static_cast<std::size_t>(i)].get());
+  return can_use_fused_path(*this, parts, input);
+}
+
+void MobileNetV2Impl::check_pixels(const torch::Tensor& pixel_values) const {
   if (pixel_values.dim() != 4 || pixel_values.size(1) != 3) {
     fail(ErrorKind::InvalidArgument, "MobileNetV2: pixel_values must be [B, 3, H, W], got {}",
          fmt::format("{}", fmt::join(pixel_values.sizes(), "x")));
   }
+}
+
+torch::Tensor MobileNetV2Impl::forward(const torch::Tensor& pixel_values) {
+  check_pixels(pixel_values);
   if (fast_inference_ && can_use_fused_path(*this)) {
     torch::NoGradGuard no_grad;
-    return forward_fused(pixel_values);
+    return features_fused(pixel_values, 0, num_blocks()).mean({2, 3});
   }
-  return forward_modules(pixel_values);
+  return features_modules(pixel_values, 0, num_blocks()).mean({2, 3});
+}
+
+torch::Tensor MobileNetV2Impl::forward_lower(const torch::Tensor& pixel_values, std::int64_t top_k) {
+  check_split(top_k, "MobileNetV2");
+  if (top_k == 0) return ImageEncoderImpl::forward_lower(pixel_values, 0);
+  check_pixels(pixel_values);
+  const std::int64_t end = num_blocks() - top_k;
+  // Cached by the caller as a plain tensor, so always NCHW-contiguous whichever path produced it.
+  if (use_fused(0, end, pixel_values)) {
+    torch::NoGradGuard no_grad;
+    return features_fused(pixel_values, 0, end).contiguous();
+  }
+  return features_modules(pixel_values, 0, end).contiguous();
+}
+
+torch::Tensor MobileNetV2Impl::forward_upper(const torch::Tensor& lower, std::int64_t top_k) {
+  check_split(top_k, "MobileNetV2");
+  if (top_k == 0) return lower;
+  const std::int64_t begin = num_blocks() - top_k;
+  const auto& first = (*features_)[static_cast<std::size_t>(begin)];
+  std::int64_t channels = 0;
+  if (auto* conv_bn = first->as<ConvBNImpl>()) {
+    channels = conv_bn->conv->options.in_channels();
+  } else {
+    auto* block = first->as<InvertedResidualImpl>();
+    channels = (block->expand ? block->expand->conv : block->depthwise->conv)->options.in_channels();
+  }
+  if (lower.dim() != 4 || lower.size(1) != channels) {
+    fail(ErrorKind::InvalidArgument,
+         "MobileNetV2: forward_upper(top_k = {}) needs feature maps [B, {}, H, W], got {}", top_k, channels,
+         fmt::format("{}", fmt::join(lower.sizes(), "x")));
+  }
+  if (use_fused(begin, num_blocks(), lower)) {
+    torch::NoGradGuard no_grad;
+    return features_fused(lower, begin, num_blocks()).mean({2, 3});
+  }
+  return features_modules(lower, begin, num_blocks()).mean({2, 3});
 }
 
 torch::Tensor MobileNetV2Impl::logits(const torch::Tensor& pixel_values) {

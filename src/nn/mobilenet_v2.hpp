@@ -83,14 +83,20 @@ class MobileNetV2Impl : public ImageEncoderImpl {
   std::int64_t num_blocks() const override { return static_cast<std::int64_t>(features_->size()); }
   /// Freezes all but the top k feature blocks; the classifier is never changed.
   void set_trainable_top(std::int64_t k) override;
+  torch::Tensor forward_lower(const torch::Tensor& pixel_values, std::int64_t top_k) override;
+  torch::Tensor forward_upper(const torch::Tensor& lower, std::int64_t top_k) override;
 
   void set_fast_inference(bool on) { fast_inference_ = on; }
   bool fast_inference() const { return fast_inference_; }
   const MobileNetV2Config& config() const { return config_; }
 
  private:
-  torch::Tensor forward_modules(const torch::Tensor& x);
-  torch::Tensor forward_fused(const torch::Tensor& x);
+  // features_[begin, end) on the plain modules or the folded copies (channels-last in and out).
+  torch::Tensor features_modules(torch::Tensor x, std::int64_t begin, std::int64_t end);
+  torch::Tensor features_fused(torch::Tensor x, std::int64_t begin, std::int64_t end);
+  /// True when the fused path may run features_[begin, end) on `input`.
+  bool use_fused(std::int64_t begin, std::int64_t end, const torch::Tensor& input) const;
+  void check_pixels(const torch::Tensor& pixel_values) const;
   void build_fused();
 
   struct FusedBlock {

@@ -168,11 +168,13 @@ ResNetImpl::ResNetImpl(const ResNetConfig& config) : config_(config) {
   }
 }
 
-torch::Tensor ResNetImpl::forward_modules(const torch::Tensor& x) {
-  torch::Tensor out = torch::relu(bn1_(conv1_(x)));
-  out = torch::max_pool2d(out, 3, 2, 1);
-  for (auto& stage : stages_) out = stage->forward(out);
-  return out.mean({2, 3});
+torch::Tensor ResNetImpl::stem_modules(const torch::Tensor& x) {
+  return torch::max_pool2d(torch::relu(bn1_(conv1_(x))), 3, 2, 1);
+}
+
+torch::Tensor ResNetImpl::stages_modules(torch::Tensor x, std::int64_t begin, std::int64_t end) {
+  for (std::int64_t i = begin; i < end; ++i) x = stages_[static_cast<std::size_t>(i)]->forward(x);
+  return x;
 }
 
 void ResNetImpl::build_fused() {
@@ -203,32 +205,78 @@ void ResNetImpl::build_fused() {
   fused_cache_.mark_built(*this);
 }
 
-torch::Tensor ResNetImpl::forward_fused(const torch::Tensor& x) {
+torch::Tensor ResNetImpl::stem_fused(const torch::Tensor& x) {
   if (!fused_cache_.is_current(*this)) build_fused();
-  torch::Tensor out = fused_stem_(x.contiguous(at::MemoryFormat::ChannelsLast)).relu_();
-  out = torch::max_pool2d(out, 3, 2, 1);
-  for (const auto& stage : fused_stages_) {
-    for (const auto& block : stage) {
-      torch::Tensor y = block.conv1(out).relu_();
-      y = block.conv2(y);
-      if (block.has_conv3) y = block.conv3(y.relu_());
-      y.add_(block.has_downsample ? block.downsample(out) : out).relu_();
-      out = std::move(y);
-    }
-  }
-  return out.mean({2, 3});
+  return torch::max_pool2d(fused_stem_(x.contiguous(at::MemoryFormat::ChannelsLast)).relu_(), 3, 2, 1);
 }
 
-torch::Tensor ResNetImpl::forward(const torch::Tensor& pixel_values) {
+torch::Tensor ResNetImpl::stages_fused(torch::Tensor x, std::int64_t begin, std::int64_t end) {
+  if (!fused_cache_.is_current(*this)) build_fused();
+  x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  for (std::int64_t i = begin; i < end; ++i) {
+    for (const auto& block : fused_stages_[static_cast<std::size_t>(i)]) {
+      torch::Tensor y = block.conv1(x).relu_();
+      y = block.conv2(y);
+      if (block.has_conv3) y = block.conv3(y.relu_());
+      y.add_(block.has_downsample ? block.downsample(x) : x).relu_();
+      x = std::move(y);
+    }
+  }
+  return x;
+}
+
+bool ResNetImpl::use_fused(bool with_stem, std::int64_t begin, std::int64_t end, const torch::Tensor& input) const {
+  if (!fast_inference_) return false;
+  std::vector<const torch::nn::Module*> parts;
+  if (with_stem) parts = {conv1_.get(), bn1_.get()};
+  for (std::int64_t i = begin; i < end; ++i) parts.push_back(stages_[static_cast<std::size_t>(i)].get());
+  return can_use_fused_path(*this, parts, input);
+}
+
+void ResNetImpl::check_pixels(const torch::Tensor& pixel_values) const {
   if (pixel_values.dim() != 4 || pixel_values.size(1) != 3) {
     fail(ErrorKind::InvalidArgument, "ResNet: pixel_values must be [B, 3, H, W], got {}",
          fmt::format("{}", fmt::join(pixel_values.sizes(), "x")));
   }
+}
+
+torch::Tensor ResNetImpl::forward(const torch::Tensor& pixel_values) {
+  check_pixels(pixel_values);
   if (fast_inference_ && can_use_fused_path(*this)) {
     torch::NoGradGuard no_grad;
-    return forward_fused(pixel_values);
+    return stages_fused(stem_fused(pixel_values), 0, num_blocks()).mean({2, 3});
   }
-  return forward_modules(pixel_values);
+  return stages_modules(stem_modules(pixel_values), 0, num_blocks()).mean({2, 3});
+}
+
+torch::Tensor ResNetImpl::forward_lower(const torch::Tensor& pixel_values, std::int64_t top_k) {
+  check_split(top_k, "ResNet");
+  if (top_k == 0) return ImageEncoderImpl::forward_lower(pixel_values, 0);
+  check_pixels(pixel_values);
+  const std::int64_t end = num_blocks() - top_k;
+  // Cached by the caller as a plain tensor, so always NCHW-contiguous whichever path produced it.
+  if (use_fused(/*with_stem=*/true, 0, end, pixel_values)) {
+    torch::NoGradGuard no_grad;
+    return stages_fused(stem_fused(pixel_values), 0, end).contiguous();
+  }
+  return stages_modules(stem_modules(pixel_values), 0, end).contiguous();
+}
+
+torch::Tensor ResNetImpl::forward_upper(const torch::Tensor& lower, std::int64_t top_k) {
+  check_split(top_k, "ResNet");
+  if (top_k == 0) return lower;
+  const std::int64_t begin = num_blocks() - top_k;
+  const std::int64_t channels =
+      stages_[static_cast<std::size_t>(begin)]->ptr(0)->as<ResidualBlockImpl>()->conv1->options.in_channels();
+  if (lower.dim() != 4 || lower.size(1) != channels) {
+    fail(ErrorKind::InvalidArgument, "ResNet: forward_upper(top_k = {}) needs feature maps [B, {}, H, W], got {}",
+         top_k, channels, fmt::format("{}", fmt::join(lower.sizes(), "x")));
+  }
+  if (use_fused(/*with_stem=*/false, begin, num_blocks(), lower)) {
+    torch::NoGradGuard no_grad;
+    return stages_fused(lower, begin, num_blocks()).mean({2, 3});
+  }
+  return stages_modules(lower, begin, num_blocks()).mean({2, 3});
 }
 
 torch::Tensor ResNetImpl::logits(const torch::Tensor& pixel_values) {

@@ -66,14 +66,23 @@ class ResNetImpl : public ImageEncoderImpl {
   std::int64_t num_blocks() const override { return static_cast<std::int64_t>(stages_.size()); }
   /// Freezes all but the top k stages; k >= num_blocks() also unfreezes the stem. fc is never changed.
   void set_trainable_top(std::int64_t k) override;
+  torch::Tensor forward_lower(const torch::Tensor& pixel_values, std::int64_t top_k) override;
+  torch::Tensor forward_upper(const torch::Tensor& lower, std::int64_t top_k) override;
 
   void set_fast_inference(bool on) { fast_inference_ = on; }
   bool fast_inference() const { return fast_inference_; }
   const ResNetConfig& config() const { return config_; }
 
  private:
-  torch::Tensor forward_modules(const torch::Tensor& x);
-  torch::Tensor forward_fused(const torch::Tensor& x);
+  // Stem (conv1, bn1, relu, max-pool) and stages [begin, end), on the plain modules or the folded copies.
+  // The fused ones take and return channels-last tensors.
+  torch::Tensor stem_modules(const torch::Tensor& x);
+  torch::Tensor stages_modules(torch::Tensor x, std::int64_t begin, std::int64_t end);
+  torch::Tensor stem_fused(const torch::Tensor& x);
+  torch::Tensor stages_fused(torch::Tensor x, std::int64_t begin, std::int64_t end);
+  /// True when the fused path may run stages [begin, end) (plus the stem when `with_stem`) on `input`.
+  bool use_fused(bool with_stem, std::int64_t begin, std::int64_t end, const torch::Tensor& input) const;
+  void check_pixels(const torch::Tensor& pixel_values) const;
   void build_fused();
 
   struct FusedBlock {

@@ -89,7 +89,17 @@ TransformerStackImpl::TransformerStackImpl(const BlockOptions& options, std::int
 }
 
 torch::Tensor TransformerStackImpl::forward(torch::Tensor x, const torch::Tensor& additive_mask, bool causal) {
-  for (const auto& block : *blocks_) x = block->as<TransformerBlock>()->forward(x, additive_mask, causal);
+  return forward_range(std::move(x), additive_mask, causal, 0, size());
+}
+
+torch::Tensor TransformerStackImpl::forward_range(torch::Tensor x, const torch::Tensor& additive_mask, bool causal,
+                                                  std::int64_t begin, std::int64_t end) {
+  if (begin < 0 || begin > end || end > size()) {
+    fail(ErrorKind::InvalidArgument, "transformer: block range [{}, {}) is outside the {} blocks", begin, end, size());
+  }
+  for (std::int64_t i = begin; i < end; ++i) {
+    x = blocks_[static_cast<std::size_t>(i)]->as<TransformerBlock>()->forward(x, additive_mask, causal);
+  }
   return x;
 }
 

@@ -57,6 +57,9 @@ class TransformerStackImpl : public torch::nn::Module {
  public:
   TransformerStackImpl(const BlockOptions& options, std::int64_t layers);
   torch::Tensor forward(torch::Tensor x, const torch::Tensor& additive_mask, bool causal);
+  /// Runs blocks [begin, end) only; forward() == forward_range(0, size()). Lets an encoder split its stack.
+  torch::Tensor forward_range(torch::Tensor x, const torch::Tensor& additive_mask, bool causal, std::int64_t begin,
+                              std::int64_t end);
   std::int64_t size() const { return static_cast<std::int64_t>(blocks_->size()); }
   torch::nn::Module& block(std::int64_t i) { return *blocks_[static_cast<std::size_t>(i)]; }
 

@@ -79,7 +79,7 @@ torch::Tensor ViTEncoderImpl::position_embeddings_for(std::int64_t grid_h, std::
   return torch::cat({cls, patches.permute({0, 2, 3, 1}).reshape({1, grid_h * grid_w, d})}, 1);
 }
 
-ViTEncoderImpl::Outputs ViTEncoderImpl::forward_all(const torch::Tensor& pixel_values) {
+torch::Tensor ViTEncoderImpl::embed(const torch::Tensor& pixel_values) {
   if (pixel_values.dim() != 4 || pixel_values.size(1) != config_.num_channels ||
       pixel_values.size(2) % config_.patch_size != 0 || pixel_values.size(3) % config_.patch_size != 0) {
     fail(ErrorKind::InvalidArgument, "ViT: pixel_values must be [B, {}, H, W] with H, W multiples of {}, got {}",
@@ -88,9 +88,16 @@ ViTEncoderImpl::Outputs ViTEncoderImpl::forward_all(const torch::Tensor& pixel_v
   torch::Tensor patches = patch_embed_(pixel_values);  // [B, D, gh, gw]
   const std::int64_t grid_h = patches.size(2), grid_w = patches.size(3);
   patches = patches.flatten(2).transpose(1, 2);
-  torch::Tensor x = torch::cat({cls_token_.expand({patches.size(0), 1, -1}), patches}, 1) +
-                    position_embeddings_for(grid_h, grid_w);
-  x = norm_(encoder_(x, torch::Tensor(), /*causal=*/false));
+  return torch::cat({cls_token_.expand({patches.size(0), 1, -1}), patches}, 1) +
+         position_embeddings_for(grid_h, grid_w);
+}
+
+torch::Tensor ViTEncoderImpl::pool(const torch::Tensor& normed) {
+  return pooling_ == TokenPooling::Pooler ? torch::tanh(pooler_(normed.select(1, 0))) : normed.select(1, 0);
+}
+
+ViTEncoderImpl::Outputs ViTEncoderImpl::forward_all(const torch::Tensor& pixel_values) {
+  const torch::Tensor x = norm_(encoder_(embed(pixel_values), torch::Tensor(), /*causal=*/false));
   Outputs outputs;
   outputs.last_hidden_state = x;
   if (pooler_) outputs.pooler_output = torch::tanh(pooler_(x.select(1, 0)));
@@ -100,6 +107,24 @@ ViTEncoderImpl::Outputs ViTEncoderImpl::forward_all(const torch::Tensor& pixel_v
 torch::Tensor ViTEncoderImpl::forward(const torch::Tensor& pixel_values) {
   Outputs outputs = forward_all(pixel_values);
   return pooling_ == TokenPooling::Pooler ? outputs.pooler_output : outputs.last_hidden_state.select(1, 0);
+}
+
+torch::Tensor ViTEncoderImpl::forward_lower(const torch::Tensor& pixel_values, std::int64_t top_k) {
+  check_split(top_k, "ViT");
+  if (top_k == 0) return ImageEncoderImpl::forward_lower(pixel_values, 0);
+  return encoder_->forward_range(embed(pixel_values), torch::Tensor(), /*causal=*/false, 0, num_blocks() - top_k)
+      .contiguous();
+}
+
+torch::Tensor ViTEncoderImpl::forward_upper(const torch::Tensor& lower, std::int64_t top_k) {
+  check_split(top_k, "ViT");
+  if (top_k == 0) return lower;
+  if (lower.dim() != 3 || lower.size(2) != config_.hidden_size) {
+    fail(ErrorKind::InvalidArgument, "ViT: forward_upper needs hidden states [B, tokens, {}], got {}",
+         config_.hidden_size, shape_string(lower.sizes()));
+  }
+  return pool(norm_(encoder_->forward_range(lower, torch::Tensor(), /*causal=*/false, num_blocks() - top_k,
+                                            num_blocks())));
 }
 
 std::int64_t ViTEncoderImpl::feature_dim() const {

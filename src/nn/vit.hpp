@@ -56,10 +56,16 @@ class ViTEncoderImpl : public ImageEncoderImpl {
   std::int64_t feature_dim() const override;
   std::int64_t num_blocks() const override { return config_.num_layers; }
   void set_trainable_top(std::int64_t k) override;
+  torch::Tensor forward_lower(const torch::Tensor& pixel_values, std::int64_t top_k) override;
+  torch::Tensor forward_upper(const torch::Tensor& lower, std::int64_t top_k) override;
   const ViTConfig& config() const { return config_; }
 
  private:
   torch::Tensor position_embeddings_for(std::int64_t grid_h, std::int64_t grid_w) const;
+  /// Patch + CLS + position embeddings: the input of the first block [B, 1 + patches, hidden].
+  torch::Tensor embed(const torch::Tensor& pixel_values);
+  /// The configured feature of final-norm hidden states.
+  torch::Tensor pool(const torch::Tensor& normed);
 
   ViTConfig config_;
   TokenPooling pooling_;
