@@ -97,6 +97,7 @@ typedef struct clipmatch_train_params {
   int early_stopping_patience; /* 0 = off */
   uint64_t seed;
   int verbose;
+  int unfreeze_top_text; /* top-k: the intro encoder's own depth; -1 = unfreeze_top */
 } clipmatch_train_params;
 
 CLIPMATCH_API clipmatch_train_params clipmatch_train_default_params(void);

@@ -209,6 +209,7 @@ clipmatch_train_params clipmatch_train_default_params(void) {
   p.loss = CLIPMATCH_LOSS_INFONCE;
   p.freeze = CLIPMATCH_FREEZE_FROZEN;
   p.unfreeze_top = defaults.unfreeze_top;
+  p.unfreeze_top_text = defaults.unfreeze_top_text;
   p.early_stopping_patience = defaults.early_stopping_patience;
   p.seed = defaults.seed;
   p.verbose = 0;  // a library called from C stays quiet unless asked
@@ -233,6 +234,7 @@ clipmatch_status clipmatch_train(clipmatch_model* model, const char* dataset_dir
                      : params.freeze == CLIPMATCH_FREEZE_FULL ? clipmatch::FreezeMode::Full
                                                               : clipmatch::FreezeMode::Frozen;
     options.unfreeze_top = params.unfreeze_top;
+    options.unfreeze_top_text = params.unfreeze_top_text;
     options.early_stopping_patience = params.early_stopping_patience;
     options.seed = params.seed;
     options.verbose = params.verbose != 0;

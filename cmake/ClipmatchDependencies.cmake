@@ -26,7 +26,12 @@ message(STATUS "clipmatch: LibTorch ${Torch_VERSION}, sentencepiece ${SENTENCEPI
 add_library(clipmatch_deps INTERFACE)
 add_library(clipmatch::deps ALIAS clipmatch_deps)
 target_include_directories(clipmatch_deps INTERFACE ${STB_INCLUDE_DIR})
+# libstdc++ is named before LibTorch on purpose: the pip/manylinux LibTorch (the GPU machine's) statically
+# carries and exports parts of a newer libstdc++ (std::filesystem among them), and its remove_all() jumps to a
+# null pointer when it wins symbol lookup. Naming libstdc++ first puts it ahead of libtorch.so in DT_NEEDED,
+# so every std:: symbol binds to the system library.
 target_link_libraries(clipmatch_deps INTERFACE
+  "-Wl,--push-state,--no-as-needed" stdc++ "-Wl,--pop-state"
   ${TORCH_LIBRARIES} fmt::fmt nlohmann_json::nlohmann_json Eigen3::Eigen Threads::Threads
   ${STB_LIBRARY} ICU::uc ICU::i18n ZLIB::ZLIB ${CMAKE_DL_LIBS})
 # LibTorch's exported flags (ABI macro) must reach every translation unit that includes its headers.

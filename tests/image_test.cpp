@@ -1,6 +1,7 @@
 // Image pipeline: decoding of every supported kind, error reporting, resize and normalisation math, batch
 // decoding, encoding round trips, and parity with the torchvision-preprocessed MobileNetV2 reference inputs.
 #include <clipmatch/image.hpp>
+#include <clipmatch/safetensors.hpp>
 
 #include "core/thread_pool.hpp"
 #include "io/image_impl.hpp"
@@ -104,27 +105,6 @@ std::string error_of(const std::function<void()>& fn) {
     return e.what();
   }
   return "<no error>";
-}
-
-// Minimal reader for one F32 tensor of a safetensors file (the project reader lives on another branch).
-std::vector<float> read_f32_tensor(const std::filesystem::path& path, const std::string& name,
-                                   std::vector<std::int64_t>& shape) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  std::uint64_t header_len = 0;
-  in.read(reinterpret_cast<char*>(&header_len), 8);
-  std::string header(header_len, '\0');
-  in.read(header.data(), static_cast<std::streamsize>(header_len));
-  const auto json = nlohmann::json::parse(header);
-  const auto& entry = json.at(name);
-  REQUIRE(entry.at("dtype").get<std::string>() == "F32");
-  shape = entry.at("shape").get<std::vector<std::int64_t>>();
-  const auto offsets = entry.at("data_offsets").get<std::vector<std::uint64_t>>();
-  std::vector<float> values((offsets[1] - offsets[0]) / 4);
-  in.seekg(static_cast<std::streamoff>(8 + header_len + offsets[0]));
-  in.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(values.size() * 4));
-  REQUIRE(in);
-  return values;
 }
 
 }  // namespace
@@ -444,9 +424,11 @@ TEST_CASE("MobileNetV2 preset matches the reference pixel_values", "[image][shar
   // Tolerances: 3 levels (3/127.5) max, 0.002 mean; stb's own triangle filter scored max 0.071.
   const auto folder = clipmatch::test::shared_path("weights/mobilenet_v2_imagenet");
   CLIPMATCH_REQUIRE_SHARED(folder, "weights/mobilenet_v2_imagenet");
-  std::vector<std::int64_t> shape;
-  const std::vector<float> reference = read_f32_tensor(*folder / "io.safetensors", "in.pixel_values", shape);
-  REQUIRE(shape == std::vector<std::int64_t>{3, 3, 224, 224});
+  const auto io = SafetensorsFile::open((*folder / "io.safetensors").string());
+  const auto& pixels = io.tensor("in.pixel_values");
+  REQUIRE(pixels.dtype == DType::F32);
+  REQUIRE(pixels.shape == std::vector<std::int64_t>{3, 3, 224, 224});
+  const auto* reference = static_cast<const float*>(pixels.data);
   std::vector<std::string> paths;
   for (const char* name : {"sample_dog.jpg", "sample_eagle.jpg", "sample_person.jpg"})
     paths.push_back((*folder / name).string());

@@ -11,7 +11,7 @@ void register_eval(CLI::App& app, Action& action) {
   struct Args {
     std::string data, model, out;
     Device device = Device::Auto;
-    EvalOutputs outputs;
+    EvalOptions outputs;
     bool skip_bad_rows = false;
   };
   auto args = std::make_shared<Args>();
@@ -22,6 +22,8 @@ void register_eval(CLI::App& app, Action& action) {
   cmd->add_option("--heatmap-size", args->outputs.heatmap_size, "Rows/columns of the matrix block drawn in heatmap.png")
       ->capture_default_str();
   cmd->add_flag("!--no-distance-npy", args->outputs.distance_npy, "Do not write distance.npy (N×N floats)");
+  cmd->add_option("--cache-dir", args->outputs.cache_dir,
+                  "Feature cache to read the features of untrained (frozen) encoders from, e.g. the training run's");
   cmd->add_flag("--skip-bad-rows", args->skip_bad_rows, "Skip malformed dataset rows (counted) instead of failing");
   add_device_option(*cmd, args->device);
   add_distance_option(*cmd, args->outputs.distance);
@@ -31,6 +33,7 @@ void register_eval(CLI::App& app, Action& action) {
       options.skip_bad_rows = args->skip_bad_rows;
       const auto data = load_dataset(args->data, options);
       const auto model = Model::load(args->model, args->device);
+      args->outputs.verbose = true;
       const auto report = model.evaluate(data, args->out, args->outputs);
       fmt::print("evaluated {} movies ({} train) with {} on {}\n", data.movies.size(), data.train.size(), args->model,
                  model.device());

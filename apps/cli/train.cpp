@@ -75,7 +75,11 @@ void register_train(CLI::App& app, Action& action) {
                                                             {"top-k", FreezeMode::TopK},
                                                             {"full", FreezeMode::Full}}))
       ->default_str("frozen");
-  cmd->add_option("--unfreeze-top", args->options.unfreeze_top, "top-k: trainable top blocks/stages of each encoder")
+  cmd->add_option("--unfreeze-top", args->options.unfreeze_top,
+                  "top-k: trainable top blocks/stages of each encoder (the frozen part below is encoded once and cached)")
+      ->capture_default_str();
+  cmd->add_option("--unfreeze-top-text", args->options.unfreeze_top_text,
+                  "top-k: the intro encoder's own depth (-1 = --unfreeze-top; 0 keeps it frozen)")
       ->capture_default_str();
   cmd->add_option("--head", args->config.head, "Projection head: linear (course) or mlp")
       ->transform(choices(std::map<std::string, HeadKind>{{"linear", HeadKind::Linear}, {"mlp", HeadKind::Mlp}}))
@@ -130,16 +134,21 @@ void register_train(CLI::App& app, Action& action) {
       auto model = Model::create(a.config, a.device);
       fmt::print("model: posters {} | intros {} | device {}\n", a.config.image_encoder.to_string(),
                  a.config.text_encoder.to_string(), model.device());
+      std::string cache_dir;
       if (a.zero_shot) {
         model.save(a.run + "/model.safetensors");
       } else {
         const auto report = model.train(data, a.options);
+        cache_dir = report.cache_dir;
         fmt::print("trained {} epochs in {:.1f} s; best epoch {} (selection score {:.4f}); feature cache {} hits, {} misses\n",
                    report.epochs_run, report.seconds, report.best_epoch, report.best_heldout_r1, report.cache_hits,
                    report.cache_misses);
       }
-      EvalOutputs outputs;
+      EvalOptions outputs;
       outputs.distance = a.distance;
+      // Frozen encoders' features are already in the training cache: evaluation reads them back.
+      outputs.cache_dir = cache_dir;
+      outputs.verbose = a.options.verbose;
       const auto evaluation = model.evaluate(data, a.run, outputs);
       print_metrics_table(evaluation);
       print_outputs(a.run);

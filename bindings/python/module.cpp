@@ -92,8 +92,8 @@ PYBIND11_MODULE(_clipmatch, m) {
 
   py::class_<TrainOptions>(m, "TrainOptions", "Training settings (see `clipmatch train --help`)")
       .def(py::init([](const std::string& run_dir, int epochs, int batch_size, double lr, double encoder_lr,
-                       const std::string& loss, const std::string& freeze, int unfreeze_top, std::uint64_t seed,
-                       bool verbose) {
+                       const std::string& loss, const std::string& freeze, int unfreeze_top, int unfreeze_top_text,
+                       std::uint64_t seed, bool verbose) {
              TrainOptions o;
              o.run_dir = run_dir;
              o.epochs = epochs;
@@ -105,13 +105,14 @@ PYBIND11_MODULE(_clipmatch, m) {
              o.freeze = pick<FreezeMode>(freeze, "freeze", {{"frozen", FreezeMode::Frozen}, {"top-k", FreezeMode::TopK},
                                                             {"full", FreezeMode::Full}});
              o.unfreeze_top = unfreeze_top;
+             o.unfreeze_top_text = unfreeze_top_text;
              o.seed = seed;
              o.verbose = verbose;
              return o;
            }),
            py::arg("run_dir"), py::arg("epochs") = 50, py::arg("batch_size") = 128, py::arg("lr") = 1e-3,
            py::arg("encoder_lr") = 1e-5, py::arg("loss") = "infonce", py::arg("freeze") = "frozen",
-           py::arg("unfreeze_top") = 0, py::arg("seed") = 0, py::arg("verbose") = false)
+           py::arg("unfreeze_top") = 0, py::arg("unfreeze_top_text") = -1, py::arg("seed") = 0, py::arg("verbose") = false)
       .def_readwrite("epochs", &TrainOptions::epochs)
       .def_readwrite("batch_size", &TrainOptions::batch_size);
 
@@ -182,6 +183,9 @@ PYBIND11_MODULE(_clipmatch, m) {
         out["epochs_run"] = report.epochs_run;
         out["best_epoch"] = report.best_epoch;
         out["seconds"] = report.seconds;
+        out["cache_dir"] = report.cache_dir;
+        out["cache_hits"] = report.cache_hits;
+        out["cache_misses"] = report.cache_misses;
         py::list history;
         for (const auto& epoch : report.history) {
           py::dict e;
@@ -193,12 +197,16 @@ PYBIND11_MODULE(_clipmatch, m) {
         out["history"] = history;
         return out;
       }, py::arg("dataset"), py::arg("options"))
-      .def("evaluate", [](const Model& model, const Dataset& data, const std::string& out_dir) {
+      .def("evaluate", [](const Model& model, const Dataset& data, const std::string& out_dir, const std::string& cache_dir) {
+        EvalOptions options;
+        options.cache_dir = cache_dir;
         EvaluationReport report;
         {
           py::gil_scoped_release release;
-          report = model.evaluate(data, out_dir);
+          report = model.evaluate(data, out_dir, options);
         }
         return metrics_dict(report.splits);
-      }, py::arg("dataset"), py::arg("out_dir") = "", "Metrics per split; writes report files when out_dir is set");
+      }, py::arg("dataset"), py::arg("out_dir") = "", py::arg("cache_dir") = "",
+         "Metrics per split; writes report files when out_dir is set; cache_dir reads frozen encoders' features "
+         "from a feature cache (e.g. the training run's)");
 }

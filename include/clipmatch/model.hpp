@@ -92,6 +92,7 @@ struct TrainOptions {
   double genre_positive_weight = 0.5;  ///< MultiPositive: weight of a pair sharing all genres
   FreezeMode freeze = FreezeMode::Frozen;
   int unfreeze_top = 0;               ///< TopK: trainable top blocks/stages of each encoder
+  int unfreeze_top_text = -1;         ///< TopK: the intro encoder's own depth; -1 = unfreeze_top
   bool mixed_precision = true;        ///< bf16 autocast on CUDA; ignored on CPU
   int early_stopping_patience = 0;    ///< epochs without held-out improvement before stopping; 0 = off
   std::string cache_dir;              ///< persistent feature cache; empty = <run_dir>/../.clipmatch-cache
@@ -108,6 +109,7 @@ struct TrainReport {
   double best_heldout_r1 = 0;  ///< mean of both directions' R@1 on held-out (or train when none)
   double seconds = 0;
   std::size_t cache_hits = 0, cache_misses = 0;
+  std::string cache_dir;       ///< the feature cache folder used (empty: caching was off)
   std::vector<EpochLog> history;
 };
 
@@ -116,16 +118,22 @@ struct EvaluationReport {
   std::size_t n = 0;
   DistanceKind distance = DistanceKind::OneMinusCosine;
   SplitMetricsMap splits;
+  std::size_t cache_hits = 0, cache_misses = 0;  ///< feature cache use (EvalOptions::cache_dir)
 };
 
-/// Which outputs evaluate() writes into its folder besides metrics.json.
-struct EvalOutputs {
+/// How evaluate() measures and which outputs it writes into its folder besides metrics.json.
+struct EvalOptions {
   DistanceKind distance = DistanceKind::OneMinusCosine;
   bool distance_npy = true;
   bool embeddings_npy = true;
   bool heatmap_png = true;
   bool topk_csv = true;
   std::size_t heatmap_size = 48;  ///< rows/columns of the matrix block drawn
+  /// Feature cache folder (as TrainOptions::cache_dir): encoder features are read from it (and added to it)
+  /// instead of re-encoding every poster and intro, except for encoders whose weights this model's train()
+  /// changed (their features are one-off). Empty = always encode.
+  std::string cache_dir;
+  bool verbose = false;           ///< progress bars while encoding
 };
 
 class CLIPMATCH_API Model {
@@ -162,13 +170,15 @@ class CLIPMATCH_API Model {
   /// Encodes the whole dataset, computes train / held-out / all metrics and writes metrics.json (+ the
   /// chosen outputs) into out_dir (nothing written when out_dir is empty).
   EvaluationReport evaluate(const Dataset& dataset, const std::string& out_dir,
-                            const EvalOutputs& outputs = {}) const;
+                            const EvalOptions& options = {}) const;
 
   /// Writes a safetensors checkpoint (configuration in __metadata__) atomically.
   void save(const std::string& path) const;
 
- private:
+  /// The library's internal state; opaque here (named publicly only so internal helpers can take it).
   struct Impl;
+
+ private:
   explicit Model(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -1,5 +1,6 @@
 // Model::evaluate and the public distance_matrix: embeddings of the whole dataset, split metrics, and the
 // report files (metrics.json, distance.npy, posters.npy, intros.npy, heatmap.png, topk.csv).
+#include "model/encoder_stages.hpp"
 #include "model/model_state.hpp"
 
 #include "core/fail.hpp"
@@ -20,7 +21,7 @@ torch::Tensor to_tensor(const Embeddings& matrix) {
 
 }  // namespace
 
-EvaluationReport Model::evaluate(const Dataset& data, const std::string& out_dir, const EvalOutputs& outputs) const {
+EvaluationReport Model::evaluate(const Dataset& data, const std::string& out_dir, const EvalOptions& outputs) const {
   if (data.movies.empty()) fail(ErrorKind::InvalidArgument, "evaluate: the dataset {} has no movies", data.root);
   std::vector<std::string> posters, intros, titles;
   for (const auto& movie : data.movies) {
@@ -29,14 +30,29 @@ EvaluationReport Model::evaluate(const Dataset& data, const std::string& out_dir
     titles.push_back(movie.title.empty() ? fmt::format("row {}", movie.row) : movie.title);
   }
   torch::NoGradGuard no_grad;
-  const auto p = impl_->embed_image_features(impl_->image_features(posters, 64));
-  const auto t = impl_->embed_text_features(impl_->text_features(intros, 64));
+  auto& m = *impl_;
+  m.require_ready("evaluating");
+  // Encoders that training left unchanged give the features the training run cached; tuned ones are encoded
+  // afresh, which also keeps their one-off features out of the cache.
+  train::CacheStats stats;
+  const model::StageCache cache{outputs.cache_dir, outputs.verbose, &stats};
+  const bool cached = !outputs.cache_dir.empty();
+  const auto image_features = cached && !m.image_encoder_tuned
+                                  ? model::cached_image_stage(m, posters, 0, cache).to(m.device)
+                                  : m.image_features(posters, 64);
+  const auto text_features = cached && !m.text_encoder_tuned
+                                 ? model::cached_text_stage(m, intros, 0, cache).values.to(m.device)
+                                 : m.text_features(intros, 64);
+  const auto p = m.embed_image_features(image_features);
+  const auto t = m.embed_text_features(text_features);
   const std::vector<std::int64_t> train(data.train.begin(), data.train.end());
 
   EvaluationReport report;
   report.n = data.movies.size();
   report.distance = outputs.distance;
   report.splits = eval::evaluate_splits(p, t, train);
+  report.cache_hits = stats.hits;
+  report.cache_misses = stats.misses;
   if (out_dir.empty()) return report;
 
   std::filesystem::create_directories(out_dir);

@@ -53,6 +53,10 @@ struct Model::Impl {
   mutable model::MatchNet net;  // forward() is not const in LibTorch; encoding does not change the weights
   bool image_encoder_trained = false;  ///< encoder weights changed (or from scratch): store them in checkpoints
   bool text_encoder_trained = false;
+  /// train() changed the encoder's weights in this process: evaluation encodes it afresh rather than filling
+  /// the feature cache with one-off features.
+  bool image_encoder_tuned = false;
+  bool text_encoder_tuned = false;
 
   /// Builds heads once both encoders exist (tiny_text gets its encoder when training starts).
   void build_heads();

@@ -1,11 +1,12 @@
 // Model::train — the contrastive training loop.
 //
-// What each item feeds into the trainable part depends on the freeze mode: with frozen encoders it is the
-// encoder's feature (computed once, through the persistent feature cache), otherwise the preprocessed pixels
-// and token ids (decoded once, kept in memory). Every epoch is evaluated on train / held-out / all; the best
-// epoch (held-out mean R@1, or train when there is no held-out set) is checkpointed and restored at the end.
+// Each tower feeds its head from the stage its split depth selects (model/tower_feed.hpp): cached features
+// of a frozen encoder, the cached output of the frozen lower part under top-K unfreezing, or decoded inputs
+// when the whole encoder trains. Every epoch is evaluated on train / held-out / all; the best epoch (held-out
+// mean R@1, or train when there is no held-out set) is checkpointed and restored at the end.
 #include "model/model_config_json.hpp"
 #include "model/model_state.hpp"
+#include "model/tower_feed.hpp"
 
 #include "core/autocast.hpp"
 #include "core/fail.hpp"
@@ -14,7 +15,6 @@
 #include "eval/splits.hpp"
 #include "io/atomic_file.hpp"
 #include "io/image_impl.hpp"
-#include "train/feature_cache.hpp"
 #include "train/loss.hpp"
 #include "train/optim.hpp"
 
@@ -117,73 +117,57 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
     m.build_heads();
   }
 
-  // Freezing.
-  const bool frozen = options.freeze == FreezeMode::Frozen;
-  auto configure_encoder = [&](auto& encoder) {
-    if (options.freeze == FreezeMode::Frozen) {
-      set_all_trainable(*encoder, false);
-    } else if (options.freeze == FreezeMode::TopK) {
-      encoder->set_trainable_top(std::min<std::int64_t>(options.unfreeze_top, encoder->num_blocks()));
+  // Freezing: how deep each encoder trains (0 = frozen, its num_blocks() = entirely).
+  auto split_depth = [&](const auto& encoder, int requested) -> std::int64_t {
+    switch (options.freeze) {
+      case FreezeMode::Frozen:
+        return 0;
+      case FreezeMode::Full:
+        return encoder->num_blocks();
+      case FreezeMode::TopK:
+        break;
+    }
+    return std::clamp<std::int64_t>(requested, 0, encoder->num_blocks());
+  };
+  auto configure_encoder = [](auto& encoder, std::int64_t top_k) {
+    if (top_k <= 0 || top_k >= encoder->num_blocks()) {
+      set_all_trainable(*encoder, top_k > 0);
     } else {
-      set_all_trainable(*encoder, true);
+      encoder->set_trainable_top(top_k);
     }
   };
-  configure_encoder(m.net->image_encoder);
-  configure_encoder(m.net->text_encoder);
-  if (!frozen) {
-    m.image_encoder_trained = true;
-    m.text_encoder_trained = true;
-  }
+  const auto image_top = split_depth(m.net->image_encoder, options.unfreeze_top);
+  const auto text_top = split_depth(m.net->text_encoder,
+                                    options.unfreeze_top_text < 0 ? options.unfreeze_top : options.unfreeze_top_text);
+  configure_encoder(m.net->image_encoder, image_top);
+  configure_encoder(m.net->text_encoder, text_top);
+  m.image_encoder_tuned = m.image_encoder_tuned || image_top > 0;
+  m.text_encoder_tuned = m.text_encoder_tuned || text_top > 0;
+  m.image_encoder_trained = m.image_encoder_trained || m.image_encoder_tuned;
+  m.text_encoder_trained = m.text_encoder_trained || m.text_encoder_tuned;
   if (options.loss == LossKind::SigLip) {
     m.net->ensure_logit_bias(-10.0);
     m.net->logit_bias.set_data(m.net->logit_bias.data().to(m.device));
     if (m.config.temperature == TemperatureInit::Clip) m.net->set_logit_scale(std::log(10.0));
   }
 
-  // Inputs of the trainable part.
+  // Inputs of the trainable part: cached features / cached lower-part outputs / decoded inputs.
   TrainReport report;
-  torch::Tensor image_inputs, text_inputs, text_mask;
-  if (frozen) {
-    const auto cache_dir = options.use_cache
-                               ? (options.cache_dir.empty() ? fs::path(options.run_dir).parent_path() / ".clipmatch-cache"
-                                                            : fs::path(options.cache_dir))
-                               : fs::path();
-    const auto preprocess_json = io::preprocess_to_json(m.image.preprocess).dump();
-    train::FeatureCache image_cache(cache_dir, train::hash_module(*m.net->image_encoder, "image|" + preprocess_json));
-    const auto text_salt = fmt::format("text|{}|{}", m.config.text_encoder.kind, m.text.max_tokens);
-    train::FeatureCache text_cache(cache_dir, train::hash_module(*m.net->text_encoder, text_salt));
-    std::vector<train::ContentKey> image_keys, text_keys;
-    for (const auto& path : posters) image_keys.push_back(train::hash_file(path));
-    for (const auto& intro : intros) text_keys.push_back(train::hash_text(intro, text_salt));
-    train::CacheStats stats;
-    auto encode_missing = [&](const std::vector<std::size_t>& rows, bool images) {
-      Progress progress(images ? "encode posters" : "encode intros", rows.size(), options.verbose);
-      std::vector<torch::Tensor> parts;
-      const std::size_t batch = 64;
-      for (std::size_t begin = 0; begin < rows.size(); begin += batch) {
-        std::vector<std::string> slice;
-        for (std::size_t i = begin; i < std::min(rows.size(), begin + batch); ++i)
-          slice.push_back(images ? posters[rows[i]] : intros[rows[i]]);
-        parts.push_back((images ? m.image_features(slice, batch) : m.text_features(slice, batch)).to(torch::kCPU));
-        progress.advance(slice.size());
-      }
-      progress.finish();
-      return torch::cat(parts);
-    };
-    image_inputs = image_cache.get_or_compute(
-        image_keys, [&](const std::vector<std::size_t>& rows) { return encode_missing(rows, true); }, &stats);
-    text_inputs = text_cache.get_or_compute(
-        text_keys, [&](const std::vector<std::size_t>& rows) { return encode_missing(rows, false); }, &stats);
-    image_inputs = image_inputs.to(m.device);
-    text_inputs = text_inputs.to(m.device);
-    report.cache_hits = stats.hits;
-    report.cache_misses = stats.misses;
-  } else {
-    image_inputs = m.load_pixels(posters);
-    auto tokens = m.tokenize(intros);
-    text_inputs = tokens.ids;
-    text_mask = tokens.attention_mask;
-  }
+  train::CacheStats stats;
+  const model::StageCache cache{model::training_cache_dir(options), options.verbose, &stats};
+  const model::ImageFeed image_feed(m, posters, image_top, cache);
+  const model::TextFeed text_feed(m, intros, text_top, cache);
+  report.cache_dir = cache.dir.string();
+  report.cache_hits = stats.hits;
+  report.cache_misses = stats.misses;
+  const bool encoders_run =
+      image_feed.stage() != model::FeedStage::Features || text_feed.stage() != model::FeedStage::Features;
+  // Encoders read from the cache stay in eval mode whenever the rest trains; their lower layers never run.
+  auto set_training_modes = [&] {
+    m.net->train();
+    if (image_feed.stage() == model::FeedStage::Features) m.net->image_encoder->eval();
+    if (text_feed.stage() == model::FeedStage::Features) m.net->text_encoder->eval();
+  };
   const auto genres = options.loss == LossKind::MultiPositive ? genre_matrix(data).to(m.device) : torch::Tensor();
 
   // Optimiser: heads + temperature at learning_rate, unfrozen encoder weights at encoder_learning_rate.
@@ -222,24 +206,15 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
   auto embed_all = [&]() {
     torch::NoGradGuard no_grad;
     m.net->eval();
-    torch::Tensor p, t;
-    if (frozen) {
-      p = m.embed_image_features(image_inputs);
-      t = m.embed_text_features(text_inputs);
-    } else {
-      std::vector<torch::Tensor> ps, ts;
-      for (std::int64_t begin = 0; begin < n; begin += 64) {
-        const auto end = std::min(n, begin + 64);
-        CudaAutocast autocast(m.device, options.mixed_precision);
-        ps.push_back(m.embed_image_features(m.net->image_encoder->forward(image_inputs.slice(0, begin, end).to(m.device))));
-        text::TokenBatch batch{text_inputs.slice(0, begin, end).to(m.device), text_mask.slice(0, begin, end).to(m.device)};
-        ts.push_back(m.embed_text_features(m.net->text_encoder->forward(batch)));
-      }
-      p = torch::cat(ps);
-      t = torch::cat(ts);
+    std::vector<torch::Tensor> ps, ts;
+    for (std::int64_t begin = 0; begin < n; begin += 64) {
+      const auto rows = torch::arange(begin, std::min(n, begin + 64), torch::kInt64);
+      CudaAutocast autocast(m.device, options.mixed_precision && encoders_run);
+      ps.push_back(m.embed_image_features(image_feed.features(m, rows)));
+      ts.push_back(m.embed_text_features(text_feed.features(m, rows)));
     }
-    m.net->train();
-    return std::pair{p, t};
+    set_training_modes();
+    return std::pair{torch::cat(ps), torch::cat(ts)};
   };
 
   std::ofstream log_file(fs::path(options.run_dir) / "epochs.jsonl", std::ios::trunc);
@@ -249,11 +224,7 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
   int epochs_without_improvement = 0;
   std::map<std::string, torch::Tensor> best_state;
   std::int64_t step = 0;
-  m.net->train();
-  if (frozen) {
-    m.net->image_encoder->eval();
-    m.net->text_encoder->eval();
-  }
+  set_training_modes();
 
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
@@ -261,25 +232,16 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
     const auto order = train_index.index_select(0, torch::randperm(n_train, torch::kInt64));
     double loss_sum = 0;
     Progress progress(fmt::format("epoch {}/{}", epoch, options.epochs), static_cast<std::size_t>(steps_per_epoch),
-                      options.verbose && !frozen);
+                      options.verbose && encoders_run);
     for (std::int64_t s = 0; s < steps_per_epoch; ++s, ++step) {
       if (cosine) cosine->apply(step);
       const auto rows = order.slice(0, s * batch_size, (s + 1) * batch_size);
       const auto rows_device = rows.to(m.device);
       torch::Tensor image_emb, text_emb;
       {
-        CudaAutocast autocast(m.device, options.mixed_precision && !frozen);
-        if (frozen) {
-          image_emb = m.embed_image_features(image_inputs.index_select(0, rows_device));
-          text_emb = m.embed_text_features(text_inputs.index_select(0, rows_device));
-        } else {
-          auto ids = text_inputs.index_select(0, rows);
-          auto mask = text_mask.index_select(0, rows);
-          const auto longest = mask.sum(1).max().item<std::int64_t>();
-          text::TokenBatch batch{ids.slice(1, 0, longest).to(m.device), mask.slice(1, 0, longest).to(m.device)};
-          image_emb = m.embed_image_features(m.net->image_encoder->forward(image_inputs.index_select(0, rows).to(m.device)));
-          text_emb = m.embed_text_features(m.net->text_encoder->forward(batch));
-        }
+        CudaAutocast autocast(m.device, options.mixed_precision && encoders_run);
+        image_emb = m.embed_image_features(image_feed.features(m, rows));
+        text_emb = m.embed_text_features(text_feed.features(m, rows));
       }
       torch::Tensor loss;
       switch (options.loss) {

@@ -81,3 +81,19 @@ def test_errors_raise_clipmatch_error(tmp_path):
         clipmatch.load_dataset(str(tmp_path / "missing"))
     with pytest.raises(clipmatch.Error, match="device"):
         clipmatch.Model(device="tpu")
+
+
+def test_top_k_training_caches_the_frozen_lower_part(tmp_path):
+    folder = clipmatch.generate_synthetic(str(tmp_path / "data"), n=32, seed=5)
+    data = clipmatch.load_dataset(folder)
+    reports = []
+    for run in ("a", "b"):
+        model = clipmatch.Model(clipmatch.ModelConfig(embed_dim=16, seed=2), device="cpu")
+        options = clipmatch.TrainOptions(str(tmp_path / run), epochs=1, batch_size=16, freeze="top-k",
+                                         unfreeze_top=1)
+        reports.append(model.train(data, options))
+    assert reports[0]["cache_dir"] == str(tmp_path / ".clipmatch-cache")
+    assert (reports[0]["cache_hits"], reports[0]["cache_misses"]) == (0, 32)  # posters' lower part
+    assert (reports[1]["cache_hits"], reports[1]["cache_misses"]) == (32, 0)
+    metrics = model.evaluate(data, cache_dir=reports[1]["cache_dir"])
+    assert metrics["all"]["n"] == 32

@@ -4,6 +4,7 @@
 
 #include "core/fail.hpp"
 #include "core/progress.hpp"
+#include "io/atomic_file.hpp"
 #include "io/synth/intro.hpp"
 #include "io/synth/rasterize.hpp"
 #include "io/synth/scene.hpp"
@@ -16,7 +17,6 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 namespace clipmatch {
@@ -51,13 +51,6 @@ std::string encode_jpeg(const synth::RgbImage& image, int quality, const std::st
     fail(ErrorKind::Internal, "{}: JPEG encoding failed", name);
   }
   return bytes;
-}
-
-void write_file(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) fail(ErrorKind::Io, "{}: cannot create file", path.string());
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!out.flush()) fail(ErrorKind::Io, "{}: write failed (disk full?)", path.string());
 }
 
 /// A seeded choice of round(n · fraction) rows, ascending.
@@ -114,7 +107,9 @@ SynthReport generate_synthetic(const SynthOptions& options) {
     movie.genres = synth::scene_genres(scene);
     movie.poster = fmt::format("posters/{:06}.jpg", i + 1);
     const synth::RgbImage image = synth::rasterize(scene, options.width, options.height);
-    write_file(root / movie.poster, encode_jpeg(image, options.jpeg_quality, (root / movie.poster).string()));
+    // Atomic, so an interrupted run never leaves a truncated poster behind under a valid name.
+    const auto jpeg = encode_jpeg(image, options.jpeg_quality, (root / movie.poster).string());
+    io::write_bytes_atomically(root / movie.poster, jpeg.data(), jpeg.size());
     dataset.movies.push_back(std::move(movie));
     progress.advance();
   }
