@@ -104,13 +104,17 @@ TEST_CASE("checkpoint: every shared safetensors file loads", "[checkpoint][share
   const auto root = test::shared_path("");
   CLIPMATCH_REQUIRE_SHARED(root, "shared folder");
   std::vector<fs::path> files;
+  // Partial copies of shared/ (the GPU machine carries no weights/) check the groups they have.
   for (const char* group : {"fixtures/hf", "weights", "fixtures/torchvision"}) {
     if (!fs::exists(*root / group)) continue;
+    const auto before = files.size();
     for (const auto& entry : fs::recursive_directory_iterator(*root / group)) {
       if (entry.path().extension() == ".safetensors") files.push_back(entry.path());
     }
+    INFO(group);
+    CHECK(files.size() - before >= 2);
   }
-  CHECK(files.size() >= 10);
+  CHECK_FALSE(files.empty());
   for (const fs::path& path : files) {
     INFO(path.string());
     const auto file = SafetensorsFile::open(path.string());

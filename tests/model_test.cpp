@@ -1,6 +1,6 @@
 // clipmatch::Model end to end on a small synthetic dataset: learning that generalises, save → load identity,
 // the feature cache across runs, and every evaluation output file.
-#include "test_support.hpp"
+#include "model_test_support.hpp"
 
 #include <clipmatch/array_io.hpp>
 #include <clipmatch/dataset.hpp>
@@ -12,19 +12,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+using clipmatch::test::synthetic_dataset;
 using clipmatch::test::TempDir;
 using namespace clipmatch;
 
 namespace {
-
-Dataset synthetic(const TempDir& dir, std::size_t n, std::uint64_t seed) {
-  SynthOptions options;
-  options.out = (dir / "data").string();
-  options.n = n;
-  options.seed = seed;
-  generate_synthetic(options);
-  return load_dataset(options.out);
-}
 
 TrainOptions quick_options(const TempDir& dir, FreezeMode freeze, int epochs) {
   TrainOptions o;
@@ -43,7 +35,7 @@ TrainOptions quick_options(const TempDir& dir, FreezeMode freeze, int epochs) {
 
 TEST_CASE("training from scratch lowers the loss and generalises far above chance", "[model][slow]") {
   TempDir dir;
-  const auto data = synthetic(dir, 1000, 11);
+  const auto data = synthetic_dataset(dir, 1000, 11);
   ModelConfig config;
   config.seed = 3;
   auto model = Model::create(config, Device::Cpu);
@@ -66,7 +58,7 @@ TEST_CASE("training from scratch lowers the loss and generalises far above chanc
 
 TEST_CASE("save → load gives identical embeddings", "[model]") {
   TempDir dir;
-  const auto data = synthetic(dir, 60, 5);
+  const auto data = synthetic_dataset(dir, 60, 5);
   auto model = Model::create(ModelConfig{}, Device::Cpu);
   model.train(data, quick_options(dir, FreezeMode::Full, 1));
   const auto path = (dir / "saved.safetensors").string();
@@ -92,7 +84,7 @@ TEST_CASE("loading a damaged or foreign checkpoint names the file", "[model]") {
 
 TEST_CASE("frozen training reuses the persistent feature cache", "[model]") {
   TempDir dir;
-  const auto data = synthetic(dir, 60, 9);
+  const auto data = synthetic_dataset(dir, 60, 9);
   auto options = quick_options(dir, FreezeMode::Frozen, 2);
   options.cache_dir = (dir / "cache").string();
   ModelConfig config;
@@ -109,7 +101,7 @@ TEST_CASE("frozen training reuses the persistent feature cache", "[model]") {
 
 TEST_CASE("evaluate writes metrics.json, npy matrices, heatmap.png and topk.csv", "[model]") {
   TempDir dir;
-  const auto data = synthetic(dir, 40, 2);
+  const auto data = synthetic_dataset(dir, 40, 2);
   auto model = Model::create(ModelConfig{}, Device::Cpu);
   model.train(data, quick_options(dir, FreezeMode::Full, 1));
   const auto out = dir / "eval";
@@ -153,7 +145,7 @@ TEST_CASE("evaluate writes metrics.json, npy matrices, heatmap.png and topk.csv"
 
 TEST_CASE("the same seed gives the same model on CPU", "[model]") {
   TempDir dir;
-  const auto data = synthetic(dir, 60, 8);
+  const auto data = synthetic_dataset(dir, 60, 8);
   auto train_once = [&](const std::string& run) {
     ModelConfig config;
     config.seed = 4;

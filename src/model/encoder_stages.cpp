@@ -44,13 +44,26 @@ auto frozen_pass(Encoder& encoder, Body&& body) {
   return out;
 }
 
+std::string text_salt(const Model::Impl& m, std::int64_t top_k) {
+  return depth_salt(fmt::format("text|{}|{}", m.config.text_encoder.kind, m.text.max_tokens), top_k);
+}
+
 }  // namespace
 
+train::ContentKey image_stage_key(const Model::Impl& m, std::int64_t top_k) {
+  return train::hash_module(*m.net->image_encoder,
+                            depth_salt("image|" + io::preprocess_to_json(m.image.preprocess).dump(), top_k));
+}
+
+train::ContentKey text_stage_key(const Model::Impl& m, std::int64_t top_k) {
+  m.require_ready("encoding intros");
+  return train::hash_module(*m.net->text_encoder, text_salt(m, top_k));
+}
+
 torch::Tensor cached_image_stage(const Model::Impl& m, const std::vector<std::string>& posters, std::int64_t top_k,
-                                 const StageCache& cache) {
+                                 const StageCache& cache, const std::optional<train::ContentKey>& key) {
   auto& encoder = *m.net->image_encoder;
-  const auto salt = depth_salt("image|" + io::preprocess_to_json(m.image.preprocess).dump(), top_k);
-  train::FeatureCache store(cache.dir, train::hash_module(encoder, salt));
+  train::FeatureCache store(cache.dir, key ? *key : image_stage_key(m, top_k));
   std::vector<train::ContentKey> keys;
   keys.reserve(posters.size());
   for (const auto& path : posters) keys.push_back(train::hash_file(path));
@@ -71,7 +84,7 @@ torch::Tensor cached_image_stage(const Model::Impl& m, const std::vector<std::st
 }
 
 TextStage cached_text_stage(const Model::Impl& m, const std::vector<std::string>& intros, std::int64_t top_k,
-                            const StageCache& cache) {
+                            const StageCache& cache, const std::optional<train::ContentKey>& key) {
   m.require_ready("encoding intros");
   auto& encoder = *m.net->text_encoder;
   const auto max_tokens = static_cast<std::int64_t>(m.text.max_tokens);
@@ -79,8 +92,8 @@ TextStage cached_text_stage(const Model::Impl& m, const std::vector<std::string>
     fail(ErrorKind::Unsupported, "top-K caching of the {} intro encoder needs a fixed token limit",
          m.config.text_encoder.kind);
   }
-  const auto salt = depth_salt(fmt::format("text|{}|{}", m.config.text_encoder.kind, m.text.max_tokens), top_k);
-  train::FeatureCache store(cache.dir, train::hash_module(encoder, salt));
+  const auto salt = text_salt(m, top_k);
+  train::FeatureCache store(cache.dir, key ? *key : text_stage_key(m, top_k));
   std::vector<train::ContentKey> keys;
   keys.reserve(intros.size());
   for (const auto& intro : intros) keys.push_back(train::hash_text(intro, salt));

@@ -1,7 +1,7 @@
 // Model::evaluate and the public distance_matrix: embeddings of the whole dataset, split metrics, and the
 // report files (metrics.json, distance.npy, posters.npy, intros.npy, heatmap.png, topk.csv).
-#include "model/encoder_stages.hpp"
 #include "model/model_state.hpp"
+#include "model/tower_feed.hpp"
 
 #include "core/fail.hpp"
 #include "eval/distance.hpp"
@@ -32,16 +32,23 @@ EvaluationReport Model::evaluate(const Dataset& data, const std::string& out_dir
   torch::NoGradGuard no_grad;
   auto& m = *impl_;
   m.require_ready("evaluating");
-  // Encoders that training left unchanged give the features the training run cached; tuned ones are encoded
-  // afresh, which also keeps their one-off features out of the cache.
+  // What training left unchanged (a whole frozen encoder, or the lower part of a top-K tuned one) comes from
+  // the feature cache; a fully tuned encoder is encoded afresh, so its one-off features never enter the cache.
   train::CacheStats stats;
   const model::StageCache cache{outputs.cache_dir, outputs.verbose, &stats};
   const bool cached = !outputs.cache_dir.empty();
-  const auto image_features = cached && !m.image_encoder_tuned
-                                  ? model::cached_image_stage(m, posters, 0, cache).to(m.device)
+  const auto& image = m.image_tuned;
+  const auto& text = m.text_tuned;
+  const bool image_cached =
+      cached && model::feed_stage(image.top, m.net->image_encoder->num_blocks()) != model::FeedStage::Raw;
+  const bool text_cached =
+      cached && model::feed_stage(text.top, m.net->text_encoder->num_blocks()) != model::FeedStage::Raw;
+  m.net->eval();
+  const auto image_features = image_cached
+                                  ? model::ImageFeed(m, posters, image.top, cache, image.lower_key).all_features(m, true)
                                   : m.image_features(posters, 64);
-  const auto text_features = cached && !m.text_encoder_tuned
-                                 ? model::cached_text_stage(m, intros, 0, cache).values.to(m.device)
+  const auto text_features = text_cached
+                                 ? model::TextFeed(m, intros, text.top, cache, text.lower_key).all_features(m, true)
                                  : m.text_features(intros, 64);
   const auto p = m.embed_image_features(image_features);
   const auto t = m.embed_text_features(text_features);

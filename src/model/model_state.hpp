@@ -5,11 +5,13 @@
 
 #include "model/projection_head.hpp"
 #include "model/towers.hpp"
+#include "train/content_hash.hpp"
 
 #include <clipmatch/model.hpp>
 
 #include <torch/torch.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,10 +55,14 @@ struct Model::Impl {
   mutable model::MatchNet net;  // forward() is not const in LibTorch; encoding does not change the weights
   bool image_encoder_trained = false;  ///< encoder weights changed (or from scratch): store them in checkpoints
   bool text_encoder_trained = false;
-  /// train() changed the encoder's weights in this process: evaluation encodes it afresh rather than filling
-  /// the feature cache with one-off features.
-  bool image_encoder_tuned = false;
-  bool text_encoder_tuned = false;
+  /// What the last train() changed, per encoder: its top units (0: none; num_blocks(): all) and the cache key
+  /// of the unchanged part below, taken before training. Evaluation reads that part from the feature cache
+  /// and never fills the cache with one-off features of a fully tuned encoder.
+  struct Tuned {
+    std::int64_t top = 0;
+    std::optional<train::ContentKey> lower_key;
+  };
+  Tuned image_tuned, text_tuned;
 
   /// Builds heads once both encoders exist (tiny_text gets its encoder when training starts).
   void build_heads();

@@ -1,5 +1,7 @@
 #include "model/tower_feed.hpp"
 
+#include "core/autocast.hpp"
+
 namespace clipmatch::model {
 
 namespace {
@@ -10,6 +12,19 @@ torch::Tensor mask_from_lengths(const torch::Tensor& lengths, std::int64_t longe
   return (positions < lengths.unsqueeze(1)).to(torch::kInt64).to(device);
 }
 
+/// `features(rows)` over all `n` items in chunks, without gradients.
+template <typename Feed>
+torch::Tensor features_in_chunks(const Feed& feed, const Model::Impl& m, std::int64_t n, bool mixed_precision) {
+  constexpr std::int64_t kChunk = 64;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> parts;
+  for (std::int64_t begin = 0; begin < n; begin += kChunk) {
+    CudaAutocast autocast(m.device, mixed_precision);
+    parts.push_back(feed.features(m, torch::arange(begin, std::min(n, begin + kChunk), torch::kInt64)).to(torch::kFloat32));
+  }
+  return torch::cat(parts);
+}
+
 }  // namespace
 
 FeedStage feed_stage(std::int64_t top_k, std::int64_t num_blocks) {
@@ -18,14 +33,14 @@ FeedStage feed_stage(std::int64_t top_k, std::int64_t num_blocks) {
 }
 
 ImageFeed::ImageFeed(const Model::Impl& m, const std::vector<std::string>& posters, std::int64_t top_k,
-                     const StageCache& cache)
+                     const StageCache& cache, const std::optional<train::ContentKey>& stage_key)
     : stage_(feed_stage(top_k, m.net->image_encoder->num_blocks())), top_k_(top_k) {
   switch (stage_) {
     case FeedStage::Features:
-      values_ = cached_image_stage(m, posters, 0, cache).to(m.device);
+      values_ = cached_image_stage(m, posters, 0, cache, stage_key).to(m.device);
       break;
     case FeedStage::Lower:
-      values_ = cached_image_stage(m, posters, top_k_, cache);
+      values_ = cached_image_stage(m, posters, top_k_, cache, stage_key);
       break;
     case FeedStage::Raw:
       values_ = m.load_pixels(posters);
@@ -40,15 +55,19 @@ torch::Tensor ImageFeed::features(const Model::Impl& m, const torch::Tensor& row
   return stage_ == FeedStage::Lower ? encoder.forward_upper(inputs, top_k_) : encoder.forward(inputs);
 }
 
+torch::Tensor ImageFeed::all_features(const Model::Impl& m, bool mixed_precision) const {
+  return features_in_chunks(*this, m, values_.size(0), mixed_precision);
+}
+
 TextFeed::TextFeed(const Model::Impl& m, const std::vector<std::string>& intros, std::int64_t top_k,
-                   const StageCache& cache)
+                   const StageCache& cache, const std::optional<train::ContentKey>& stage_key)
     : stage_(feed_stage(top_k, m.net->text_encoder->num_blocks())), top_k_(top_k) {
   switch (stage_) {
     case FeedStage::Features:
-      values_ = cached_text_stage(m, intros, 0, cache).values.to(m.device);
+      values_ = cached_text_stage(m, intros, 0, cache, stage_key).values.to(m.device);
       break;
     case FeedStage::Lower: {
-      auto stage = cached_text_stage(m, intros, top_k_, cache);
+      auto stage = cached_text_stage(m, intros, top_k_, cache, stage_key);
       values_ = std::move(stage.values);
       lengths_ = std::move(stage.lengths);
       break;
@@ -71,6 +90,14 @@ torch::Tensor TextFeed::features(const Model::Impl& m, const torch::Tensor& rows
   auto& encoder = *m.net->text_encoder;
   if (stage_ == FeedStage::Lower) return encoder.forward_upper(inputs, mask, top_k_);
   return encoder.forward(text::TokenBatch{inputs, mask});
+}
+
+}  // namespace clipmatch::model
+
+namespace clipmatch::model {
+
+torch::Tensor TextFeed::all_features(const Model::Impl& m, bool mixed_precision) const {
+  return features_in_chunks(*this, m, values_.size(0), mixed_precision);
 }
 
 }  // namespace clipmatch::model

@@ -141,10 +141,14 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
                                     options.unfreeze_top_text < 0 ? options.unfreeze_top : options.unfreeze_top_text);
   configure_encoder(m.net->image_encoder, image_top);
   configure_encoder(m.net->text_encoder, text_top);
-  m.image_encoder_tuned = m.image_encoder_tuned || image_top > 0;
-  m.text_encoder_tuned = m.text_encoder_tuned || text_top > 0;
-  m.image_encoder_trained = m.image_encoder_trained || m.image_encoder_tuned;
-  m.text_encoder_trained = m.text_encoder_trained || m.text_encoder_tuned;
+  m.image_tuned = {image_top, std::nullopt};
+  m.text_tuned = {text_top, std::nullopt};
+  if (model::feed_stage(image_top, m.net->image_encoder->num_blocks()) == model::FeedStage::Lower)
+    m.image_tuned.lower_key = model::image_stage_key(m, image_top);
+  if (model::feed_stage(text_top, m.net->text_encoder->num_blocks()) == model::FeedStage::Lower)
+    m.text_tuned.lower_key = model::text_stage_key(m, text_top);
+  m.image_encoder_trained = m.image_encoder_trained || image_top > 0;
+  m.text_encoder_trained = m.text_encoder_trained || text_top > 0;
   if (options.loss == LossKind::SigLip) {
     m.net->ensure_logit_bias(-10.0);
     m.net->logit_bias.set_data(m.net->logit_bias.data().to(m.device));
@@ -155,8 +159,8 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
   TrainReport report;
   train::CacheStats stats;
   const model::StageCache cache{model::training_cache_dir(options), options.verbose, &stats};
-  const model::ImageFeed image_feed(m, posters, image_top, cache);
-  const model::TextFeed text_feed(m, intros, text_top, cache);
+  const model::ImageFeed image_feed(m, posters, image_top, cache, m.image_tuned.lower_key);
+  const model::TextFeed text_feed(m, intros, text_top, cache, m.text_tuned.lower_key);
   report.cache_dir = cache.dir.string();
   report.cache_hits = stats.hits;
   report.cache_misses = stats.misses;
@@ -206,15 +210,11 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
   auto embed_all = [&]() {
     torch::NoGradGuard no_grad;
     m.net->eval();
-    std::vector<torch::Tensor> ps, ts;
-    for (std::int64_t begin = 0; begin < n; begin += 64) {
-      const auto rows = torch::arange(begin, std::min(n, begin + 64), torch::kInt64);
-      CudaAutocast autocast(m.device, options.mixed_precision && encoders_run);
-      ps.push_back(m.embed_image_features(image_feed.features(m, rows)));
-      ts.push_back(m.embed_text_features(text_feed.features(m, rows)));
-    }
+    const bool mixed = options.mixed_precision && encoders_run;
+    auto out = std::pair{m.embed_image_features(image_feed.all_features(m, mixed)),
+                         m.embed_text_features(text_feed.all_features(m, mixed))};
     set_training_modes();
-    return std::pair{torch::cat(ps), torch::cat(ts)};
+    return out;
   };
 
   std::ofstream log_file(fs::path(options.run_dir) / "epochs.jsonl", std::ios::trunc);

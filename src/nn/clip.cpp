@@ -124,10 +124,7 @@ torch::Tensor ClipVisionEncoderImpl::forward_lower(const torch::Tensor& pixel_va
 torch::Tensor ClipVisionEncoderImpl::forward_upper(const torch::Tensor& lower, std::int64_t top_k) {
   check_split(top_k, "CLIP vision");
   if (top_k == 0) return lower;
-  if (lower.dim() != 3 || lower.size(2) != config_.hidden_size) {
-    fail(ErrorKind::InvalidArgument, "CLIP vision: forward_upper needs hidden states [B, tokens, {}], got {}",
-         config_.hidden_size, shape_string(lower.sizes()));
-  }
+  check_split_hidden(lower, torch::Tensor(), config_.hidden_size, "CLIP vision");
   const torch::Tensor x =
       encoder_->forward_range(lower, torch::Tensor(), /*causal=*/false, num_blocks() - top_k, num_blocks());
   return projection_(post_norm_(x.select(1, 0)));

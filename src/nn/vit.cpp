@@ -119,10 +119,7 @@ torch::Tensor ViTEncoderImpl::forward_lower(const torch::Tensor& pixel_values, s
 torch::Tensor ViTEncoderImpl::forward_upper(const torch::Tensor& lower, std::int64_t top_k) {
   check_split(top_k, "ViT");
   if (top_k == 0) return lower;
-  if (lower.dim() != 3 || lower.size(2) != config_.hidden_size) {
-    fail(ErrorKind::InvalidArgument, "ViT: forward_upper needs hidden states [B, tokens, {}], got {}",
-         config_.hidden_size, shape_string(lower.sizes()));
-  }
+  check_split_hidden(lower, torch::Tensor(), config_.hidden_size, "ViT");
   return pool(norm_(encoder_->forward_range(lower, torch::Tensor(), /*causal=*/false, num_blocks() - top_k,
                                             num_blocks())));
 }
