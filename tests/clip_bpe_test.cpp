@@ -60,7 +60,7 @@ TEST_CASE("CLIP BPE cleaning: html entities, whitespace, case, special tokens", 
         "<|startoftext|>a café in paris , 1 9 9 9 ! <|endoftext|>");
 }
 
-TEST_CASE("CLIP BPE truncation keeps <|endoftext|>; batches pad with 0 and a mask", "[clip_bpe]") {
+TEST_CASE("CLIP BPE truncation keeps <|endoftext|>, batches pad with 0 and a mask", "[clip_bpe]") {
   const auto tokenizer = clip_from_gz();
   CLIPMATCH_REQUIRE_SHARED(tokenizer, "CLIP bpe_simple_vocab_16e6.txt.gz");
   std::string long_text;

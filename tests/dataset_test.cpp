@@ -62,7 +62,7 @@ TEST_CASE("dataset: all columns, quoted intro, split", "[dataset]") {
   CHECK(report.has_split);
 }
 
-TEST_CASE("dataset: only the required columns, in another order, extra columns ignored; no train.txt",
+TEST_CASE("dataset: only the required columns, in another order, extra columns ignored, no train.txt",
           "[dataset]") {
   TempDir dir;
   make_posters(dir, 2);

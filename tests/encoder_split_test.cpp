@@ -211,7 +211,7 @@ TEST_CASE("Split forward of CLIP text pools at the EOS token, also after re-padd
   CHECK_THROWS_WITH(text_encoder->forward_lower(misplaced, 1), Contains("EOS") && Contains("row 0"));
 }
 
-TEST_CASE("Split forward of ResNet equals forward on both paths; lower is NCHW", "[encoder_split]") {
+TEST_CASE("Split forward of ResNet equals forward on both paths, lower is NCHW", "[encoder_split]") {
   torch::manual_seed(4);
   {
     nn::ResNet resnet(nn::ResNetConfig::tiny());
@@ -233,7 +233,7 @@ TEST_CASE("Split forward of ResNet equals forward on both paths; lower is NCHW",
   WARN("ResNet torchvision fixture (fused path): max relative error " << error);
 }
 
-TEST_CASE("Split forward of MobileNetV2 equals forward on both paths; lower is NCHW", "[encoder_split]") {
+TEST_CASE("Split forward of MobileNetV2 equals forward on both paths, lower is NCHW", "[encoder_split]") {
   torch::manual_seed(5);
   {
     nn::MobileNetV2 mobilenet(nn::MobileNetV2Config::tiny());
@@ -305,7 +305,7 @@ TEST_CASE("Training through the upper part: fused frozen lower, module upper, gr
   }
 }
 
-TEST_CASE("Split forward defaults: top_k 0 only; word vectors and unsplit encoders", "[encoder_split]") {
+TEST_CASE("Split forward defaults: top_k 0 only, for word vectors and unsplit encoders", "[encoder_split]") {
   nn::WordVectorConfig config;
   config.vocab_size = 20;
   config.dim = 6;

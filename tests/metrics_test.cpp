@@ -215,7 +215,7 @@ TEST_CASE("bad embeddings are refused with a message", "[metrics]") {
   CHECK_THROWS_WITH(eval::distance_matrix(a, a, DistanceKind::OneMinusCosine, 0), Contains("chunk_rows"));
 }
 
-TEST_CASE("CUDA: chunked ranks, top-k and distances equal the CPU's; N = 50,000 timing", "[metrics][cuda]") {
+TEST_CASE("CUDA: chunked ranks, top-k and distances equal the CPU's, N = 50,000 timing", "[metrics][cuda]") {
   if (!torch::cuda::is_available()) {
     WARN("skipped: no CUDA device");
     return;

@@ -37,7 +37,7 @@ TEST_CASE("MobileNetV2 structure: torchvision's names, shapes and parameter coun
   CHECK(model->feature_dim() == 1280);
 }
 
-TEST_CASE("MobileNetV2 from scratch: folded fast path equals the module path; top-k freezing", "[mobilenet_v2]") {
+TEST_CASE("MobileNetV2 from scratch: folded fast path equals the module path, top-k freezing", "[mobilenet_v2]") {
   torch::manual_seed(0);
   nn::MobileNetV2 model(nn::MobileNetV2Config::tiny());
   test::perturb_batchnorms(*model);
