@@ -102,6 +102,23 @@ TEST_CASE("top-K unfreezing trains only the top stage from a cached lower part",
   }
 }
 
+TEST_CASE("top-K depth can be set per tower, and a top-K run with nothing to train is refused", "[model][topk]") {
+  TempDir dir;
+  const auto data = synthetic_dataset(dir, 40, 3);
+  ModelConfig config;
+  config.text_encoder = EncoderSpec::parse("tiny_text");
+  auto options = top_k_options(dir, 0, 1);
+  CHECK_THROWS_WITH(Model::create(config, Device::Cpu).train(data, options), Catch::Contains("unfreeze_top"));
+  options.unfreeze_top_text = 1;  // only the intro encoder trains; the posters' features come from the cache
+  const auto report = Model::create(config, Device::Cpu).train(data, options);
+  CHECK(report.cache_misses == 40);
+  options.unfreeze_top = 2;  // the posters' top 2 stages train too, the intros keep their own depth
+  options.run_dir = (dir / "run2").string();
+  const auto both = Model::create(config, Device::Cpu).train(data, options);
+  CHECK(both.cache_misses == 40);  // the lower part at depth 2 is a new cache entry per poster
+  CHECK(both.cache_hits == 0);
+}
+
 TEST_CASE("a top-K run matches the same run without the persistent cache", "[model][topk]") {
   TempDir dir;
   const auto data = synthetic_dataset(dir, 48, 4);

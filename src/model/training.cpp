@@ -36,8 +36,8 @@ void validate(const TrainOptions& o) {
   if (o.epochs <= 0) fail(ErrorKind::InvalidArgument, "train: epochs must be positive, got {}", o.epochs);
   if (o.batch_size < 2) fail(ErrorKind::InvalidArgument, "train: batch_size must be at least 2, got {}", o.batch_size);
   if (!(o.learning_rate > 0)) fail(ErrorKind::InvalidArgument, "train: learning_rate must be positive");
-  if (o.freeze == FreezeMode::TopK && o.unfreeze_top <= 0) {
-    fail(ErrorKind::InvalidArgument, "train: freeze mode top-k needs unfreeze_top > 0");
+  if (o.freeze == FreezeMode::TopK && o.unfreeze_top <= 0 && o.unfreeze_top_text <= 0) {
+    fail(ErrorKind::InvalidArgument, "train: freeze mode top-k needs unfreeze_top > 0 or unfreeze_top_text > 0");
   }
 }
 
