@@ -1,6 +1,7 @@
 // Model::evaluate and the public distance_matrix: embeddings of the whole dataset, split metrics, and the
 // report files (metrics.json, distance.npy, posters.npy, intros.npy, heatmap.png, topk.csv).
 #include "model/model_state.hpp"
+#include "model/batching.hpp"
 #include "model/tower_feed.hpp"
 
 #include "core/fail.hpp"
@@ -43,7 +44,7 @@ EvaluationReport Model::evaluate(const Dataset& data, const std::string& out_dir
       cached && model::feed_stage(image.top, m.net->image_encoder->num_blocks()) != model::FeedStage::Raw;
   const bool text_cached =
       cached && model::feed_stage(text.top, m.net->text_encoder->num_blocks()) != model::FeedStage::Raw;
-  m.net->eval();
+  model::EvalPass pass(*m.net);
   const auto image_features = image_cached
                                   ? model::ImageFeed(m, posters, image.top, cache, image.lower_key).all_features(m, true)
                                   : m.image_features(posters, 64);

@@ -1,6 +1,8 @@
 // clipmatch::Model: construction, encoding and the shared feature pipelines.
 #include "model/model_state.hpp"
 
+#include "model/batching.hpp"
+
 #include "core/autocast.hpp"
 #include "core/compute_threads.hpp"
 #include "core/fail.hpp"
@@ -56,21 +58,6 @@ Matrix to_matrix(const torch::Tensor& tensor) {
   return out;
 }
 
-namespace {
-
-/// Runs `fn` over [0, n) in slices of `batch_size`, concatenating the float32 results on `device`.
-torch::Tensor batched(std::size_t n, std::size_t batch_size,
-                      const std::function<torch::Tensor(std::size_t, std::size_t)>& fn) {
-  if (batch_size == 0) fail(ErrorKind::InvalidArgument, "batch size must be positive");
-  std::vector<torch::Tensor> parts;
-  for (std::size_t begin = 0; begin < n; begin += batch_size) {
-    parts.push_back(fn(begin, std::min(n, begin + batch_size)).to(torch::kFloat32));
-  }
-  return torch::cat(parts);
-}
-
-}  // namespace
-
 }  // namespace clipmatch::model
 
 namespace clipmatch {
@@ -111,35 +98,44 @@ text::TokenBatch Model::Impl::tokenize(const std::vector<std::string>& texts) co
   return text.tokenizer->encode_batch(texts, text.max_tokens, false);
 }
 
+torch::Tensor Model::Impl::encode_image_batch(const std::vector<std::string>& paths, std::int64_t top_k) const {
+  const auto pixels = load_pixels(paths).to(device, /*non_blocking=*/true);
+  CudaAutocast autocast(device, /*enabled=*/true);
+  return net->image_encoder->forward_lower(pixels, top_k);
+}
+
+torch::Tensor Model::Impl::encode_text_batch(const std::vector<std::string>& texts, std::int64_t top_k) const {
+  require_ready("encoding intros");
+  const auto max_tokens = static_cast<std::int64_t>(text.max_tokens);
+  if (top_k > 0 && max_tokens <= 0) {
+    fail(ErrorKind::Unsupported, "top-K caching of the {} intro encoder needs a fixed token limit",
+         config.text_encoder.kind);
+  }
+  auto batch = tokenize(texts);
+  batch.ids = batch.ids.to(device);
+  batch.attention_mask = batch.attention_mask.to(device);
+  CudaAutocast autocast(device, /*enabled=*/true);
+  auto stage = net->text_encoder->forward_lower(batch, top_k);
+  if (top_k == 0) return stage;
+  // Every intro gets the same [max_tokens, D] shape whatever batch it came in: zero past its length (masked
+  // out again by the upper part), then padded.
+  stage = stage * batch.attention_mask.unsqueeze(-1).to(stage.scalar_type());
+  return torch::constant_pad_nd(stage, {0, 0, 0, max_tokens - stage.size(1)});
+}
+
 torch::Tensor Model::Impl::image_features(const std::vector<std::string>& paths, std::size_t batch_size) const {
-  torch::NoGradGuard no_grad;
-  const bool was_training = net->image_encoder->is_training();
-  net->image_encoder->eval();
-  auto out = model::batched(paths.size(), batch_size, [&](std::size_t begin, std::size_t end) {
-    const std::vector<std::string> slice(paths.begin() + begin, paths.begin() + end);
-    auto pixels = load_pixels(slice).to(device, /*non_blocking=*/true);
-    CudaAutocast autocast(device, /*enabled=*/true);
-    return net->image_encoder->forward(pixels);
+  model::EvalPass pass(*net->image_encoder);
+  return model::batched(paths.size(), batch_size, [&](std::size_t begin, std::size_t end) {
+    return encode_image_batch({paths.begin() + begin, paths.begin() + end}, 0);
   });
-  net->image_encoder->train(was_training);
-  return out;
 }
 
 torch::Tensor Model::Impl::text_features(const std::vector<std::string>& texts, std::size_t batch_size) const {
   require_ready("encoding intros");
-  torch::NoGradGuard no_grad;
-  const bool was_training = net->text_encoder->is_training();
-  net->text_encoder->eval();
-  auto out = model::batched(texts.size(), batch_size, [&](std::size_t begin, std::size_t end) {
-    const std::vector<std::string> slice(texts.begin() + begin, texts.begin() + end);
-    auto batch = tokenize(slice);
-    batch.ids = batch.ids.to(device);
-    batch.attention_mask = batch.attention_mask.to(device);
-    CudaAutocast autocast(device, /*enabled=*/true);
-    return net->text_encoder->forward(batch);
+  model::EvalPass pass(*net->text_encoder);
+  return model::batched(texts.size(), batch_size, [&](std::size_t begin, std::size_t end) {
+    return encode_text_batch({texts.begin() + begin, texts.begin() + end}, 0);
   });
-  net->text_encoder->train(was_training);
-  return out;
 }
 
 torch::Tensor Model::Impl::embed_image_features(const torch::Tensor& features) const {

@@ -71,6 +71,11 @@ struct Model::Impl {
   /// Raw encoder features, float32 on the model's device, in eval mode without gradients.
   torch::Tensor image_features(const std::vector<std::string>& paths, std::size_t batch_size) const;
   torch::Tensor text_features(const std::vector<std::string>& texts, std::size_t batch_size) const;
+  /// One batch through an encoder up to its split depth: forward_lower(inputs, top_k) (top_k 0 = the
+  /// features), with bf16 autocast on CUDA; the caller holds the eval pass. Intro hidden states (top_k > 0)
+  /// come zeroed past each intro's length and padded to max_tokens, one shape for every intro.
+  torch::Tensor encode_image_batch(const std::vector<std::string>& paths, std::int64_t top_k) const;
+  torch::Tensor encode_text_batch(const std::vector<std::string>& texts, std::int64_t top_k) const;
   /// Decoded, preprocessed pixels of posters [N,3,S,S] on CPU (uses all cores).
   torch::Tensor load_pixels(const std::vector<std::string>& paths) const;
   /// Token batch of intros, padded to the longest.

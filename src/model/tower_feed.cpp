@@ -1,6 +1,7 @@
 #include "model/tower_feed.hpp"
 
 #include "core/autocast.hpp"
+#include "model/batching.hpp"
 
 namespace clipmatch::model {
 
@@ -15,14 +16,11 @@ torch::Tensor mask_from_lengths(const torch::Tensor& lengths, std::int64_t longe
 /// `features(rows)` over all `n` items in chunks, without gradients.
 template <typename Feed>
 torch::Tensor features_in_chunks(const Feed& feed, const Model::Impl& m, std::int64_t n, bool mixed_precision) {
-  constexpr std::int64_t kChunk = 64;
   torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> parts;
-  for (std::int64_t begin = 0; begin < n; begin += kChunk) {
+  return batched(static_cast<std::size_t>(n), 64, [&](std::size_t begin, std::size_t end) {
     CudaAutocast autocast(m.device, mixed_precision);
-    parts.push_back(feed.features(m, torch::arange(begin, std::min(n, begin + kChunk), torch::kInt64)).to(torch::kFloat32));
-  }
-  return torch::cat(parts);
+    return feed.features(m, torch::arange(static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end), torch::kInt64));
+  });
 }
 
 }  // namespace
@@ -55,10 +53,6 @@ torch::Tensor ImageFeed::features(const Model::Impl& m, const torch::Tensor& row
   return stage_ == FeedStage::Lower ? encoder.forward_upper(inputs, top_k_) : encoder.forward(inputs);
 }
 
-torch::Tensor ImageFeed::all_features(const Model::Impl& m, bool mixed_precision) const {
-  return features_in_chunks(*this, m, values_.size(0), mixed_precision);
-}
-
 TextFeed::TextFeed(const Model::Impl& m, const std::vector<std::string>& intros, std::int64_t top_k,
                    const StageCache& cache, const std::optional<train::ContentKey>& stage_key)
     : stage_(feed_stage(top_k, m.net->text_encoder->num_blocks())), top_k_(top_k) {
@@ -81,6 +75,14 @@ TextFeed::TextFeed(const Model::Impl& m, const std::vector<std::string>& intros,
   }
 }
 
+torch::Tensor ImageFeed::all_features(const Model::Impl& m, bool mixed_precision) const {
+  return features_in_chunks(*this, m, values_.size(0), mixed_precision);
+}
+
+torch::Tensor TextFeed::all_features(const Model::Impl& m, bool mixed_precision) const {
+  return features_in_chunks(*this, m, values_.size(0), mixed_precision);
+}
+
 torch::Tensor TextFeed::features(const Model::Impl& m, const torch::Tensor& rows) const {
   if (stage_ == FeedStage::Features) return values_.index_select(0, rows.to(values_.device()));
   const auto lengths = lengths_.index_select(0, rows);
@@ -90,14 +92,6 @@ torch::Tensor TextFeed::features(const Model::Impl& m, const torch::Tensor& rows
   auto& encoder = *m.net->text_encoder;
   if (stage_ == FeedStage::Lower) return encoder.forward_upper(inputs, mask, top_k_);
   return encoder.forward(text::TokenBatch{inputs, mask});
-}
-
-}  // namespace clipmatch::model
-
-namespace clipmatch::model {
-
-torch::Tensor TextFeed::all_features(const Model::Impl& m, bool mixed_precision) const {
-  return features_in_chunks(*this, m, values_.size(0), mixed_precision);
 }
 
 }  // namespace clipmatch::model

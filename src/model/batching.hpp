@@ -1,0 +1,48 @@
+// Running work over a dataset in batches, and the eval-mode pass every encoding uses. Shared by the plain
+// encoders (model.cpp), the cached encoder stages and the training feeds.
+#pragma once
+
+#include "core/fail.hpp"
+#include "core/progress.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <functional>
+#include <vector>
+
+namespace clipmatch::model {
+
+/// Runs `fn(begin, end)` over [0, n) in slices of `batch_size` and concatenates the float32 results (where
+/// `fn` left them: on the device, or on the CPU when it moved them). Advances `progress` when given.
+inline torch::Tensor batched(std::size_t n, std::size_t batch_size,
+                             const std::function<torch::Tensor(std::size_t, std::size_t)>& fn,
+                             Progress* progress = nullptr) {
+  if (batch_size == 0) fail(ErrorKind::InvalidArgument, "batch size must be positive");
+  std::vector<torch::Tensor> parts;
+  for (std::size_t begin = 0; begin < n; begin += batch_size) {
+    const auto end = std::min(n, begin + batch_size);
+    parts.push_back(fn(begin, end).to(torch::kFloat32));
+    if (progress != nullptr) progress->advance(end - begin);
+  }
+  return torch::cat(parts);
+}
+
+/// Eval mode without gradients while it lives; the module's own mode comes back afterwards.
+class EvalPass {
+ public:
+  explicit EvalPass(torch::nn::Module& module) : module_(module), was_training_(module.is_training()) {
+    module_.eval();
+  }
+  ~EvalPass() { module_.train(was_training_); }
+  EvalPass(const EvalPass&) = delete;
+  EvalPass& operator=(const EvalPass&) = delete;
+
+ private:
+  torch::NoGradGuard no_grad_;
+  torch::nn::Module& module_;
+  bool was_training_;
+};
+
+}  // namespace clipmatch::model
