@@ -8,19 +8,13 @@
 #include <stdexcept>
 #include <thread>
 
+using clipmatch::test::entries_in;
 using clipmatch::test::read_all;
 using clipmatch::test::TempDir;
 using clipmatch::test::write_all;
 namespace fs = std::filesystem;
 namespace io = clipmatch::io;
 
-namespace {
-
-std::size_t entries_in(const fs::path& dir) {
-  return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
-}
-
-}  // namespace
 
 TEST_CASE("atomic_file: writes and replaces", "[atomic_file]") {
   TempDir dir;

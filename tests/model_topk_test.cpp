@@ -39,12 +39,6 @@ bool same_bytes(const TensorView& a, const TensorView& b) {
   return a.shape == b.shape && a.nbytes == b.nbytes && std::memcmp(a.data, b.data, a.nbytes) == 0;
 }
 
-std::size_t count_files(const std::filesystem::path& dir) {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++n;
-  return n;
-}
-
 }  // namespace
 
 TEST_CASE("top-K unfreezing trains only the top stage from a cached lower part", "[model][topk]") {
@@ -148,7 +142,7 @@ TEST_CASE("evaluate reads frozen encoders' features from the training cache", "[
   options.freeze = FreezeMode::Frozen;
   const auto report = model.train(data, options);
   REQUIRE(report.cache_dir == options.cache_dir);
-  const auto files = count_files(options.cache_dir);
+  const auto files = clipmatch::test::entries_in(options.cache_dir);
 
   EvalOptions cached;
   cached.cache_dir = report.cache_dir;
@@ -157,7 +151,7 @@ TEST_CASE("evaluate reads frozen encoders' features from the training cache", "[
   CHECK(from_cache.cache_hits == 80);  // 40 posters + 40 intros, all from the training run
   CHECK(from_cache.cache_misses == 0);
   CHECK(encoded.cache_hits == 0);
-  CHECK(count_files(options.cache_dir) == files);
+  CHECK(clipmatch::test::entries_in(options.cache_dir) == files);
   for (const char* split : {"all", "train", "heldout"}) {
     INFO(split);
     CHECK(from_cache.splits.at(split).poster_to_intro.r1 == Approx(encoded.splits.at(split).poster_to_intro.r1));

@@ -124,7 +124,7 @@ TEST_CASE("safetensors: written layout follows the spec", "[safetensors]") {
   write_safetensors(path.string(), {TensorView{"x", DType::F32, {3}, a.data(), 12}});
   const std::string again = read_all(path);
   CHECK(again.find("__metadata__") == std::string::npos);
-  CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);
+  CHECK(clipmatch::test::entries_in(dir.path()) == 1);
 }
 
 TEST_CASE("safetensors: writer rejects inconsistent input", "[safetensors]") {

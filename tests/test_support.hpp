@@ -44,6 +44,11 @@ inline void write_all(const fs::path& path, const std::string& bytes) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
+/// How many entries (files and folders) `dir` holds, not recursing.
+inline std::size_t entries_in(const fs::path& dir) {
+  return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
+}
+
 /// A fresh, empty scratch folder under the system temp dir, removed when the object goes away.
 class TempDir {
  public:
