@@ -17,7 +17,7 @@ inline Dataset synthetic_dataset(const TempDir& dir, std::size_t n, std::uint64_
   options.out = (dir / "data").string();
   options.n = n;
   options.seed = seed;
-  generate_synthetic(options);
+  synthesize_dataset(options);
   return load_dataset(options.out);
 }
 

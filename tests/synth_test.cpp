@@ -3,8 +3,8 @@
 #include <clipmatch/synth.hpp>
 
 #include "core/progress.hpp"
-#include "io/synth/intro.hpp"
-#include "io/synth/scene.hpp"
+#include "synth/intro.hpp"
+#include "synth/scene.hpp"
 
 #include <stb/stb_image.h>
 
@@ -48,9 +48,9 @@ std::set<std::string> words_of(const std::string& text) {
 
 TEST_CASE("synth: same seed gives byte-identical files, another seed different ones", "[synth]") {
   TempDir a, b, c;
-  clipmatch::generate_synthetic(small_options(a.path(), 7));
-  clipmatch::generate_synthetic(small_options(b.path(), 7));
-  clipmatch::generate_synthetic(small_options(c.path(), 8));
+  clipmatch::synthesize_dataset(small_options(a.path(), 7));
+  clipmatch::synthesize_dataset(small_options(b.path(), 7));
+  clipmatch::synthesize_dataset(small_options(c.path(), 8));
   for (const std::string name : {"movies.csv", "train.txt", "posters/000001.jpg", "posters/000040.jpg"}) {
     INFO(name);
     CHECK(clipmatch::test::read_all(a / name) == clipmatch::test::read_all(b / name));
@@ -66,7 +66,7 @@ TEST_CASE("synth: the dataset loads, posters decode at the asked size, split has
   options.width = 48;
   options.height = 72;
   options.train_fraction = 0.7;
-  const clipmatch::SynthReport report = clipmatch::generate_synthetic(options);
+  const clipmatch::SynthReport report = clipmatch::synthesize_dataset(options);
   CHECK(report.movies == 50);
   CHECK(report.train == 35);
   const clipmatch::Dataset data = clipmatch::load_dataset(dir.path().string());
@@ -89,7 +89,7 @@ TEST_CASE("synth: the dataset loads, posters decode at the asked size, split has
 
 TEST_CASE("synth: intros are varied (n=300)", "[synth]") {
   TempDir dir;
-  const auto report = clipmatch::generate_synthetic(small_options(dir.path(), 11, 300));
+  const auto report = clipmatch::synthesize_dataset(small_options(dir.path(), 11, 300));
   const clipmatch::Dataset data = clipmatch::load_dataset(dir.path().string());
   std::set<std::string> intros, words;
   for (const auto& movie : data.movies) {
@@ -126,13 +126,13 @@ TEST_CASE("synth: bad options are rejected", "[synth]") {
   TempDir dir;
   auto options = small_options(dir.path(), 1);
   options.n = 0;
-  CHECK_THROWS_AS(clipmatch::generate_synthetic(options), clipmatch::Error);
+  CHECK_THROWS_AS(clipmatch::synthesize_dataset(options), clipmatch::Error);
   options = small_options(dir.path(), 1);
   options.train_fraction = 1.5;
-  CHECK_THROWS_AS(clipmatch::generate_synthetic(options), clipmatch::Error);
+  CHECK_THROWS_AS(clipmatch::synthesize_dataset(options), clipmatch::Error);
   options = small_options(dir.path(), 1);
   options.width = 3;
-  CHECK_THROWS_AS(clipmatch::generate_synthetic(options), clipmatch::Error);
+  CHECK_THROWS_AS(clipmatch::synthesize_dataset(options), clipmatch::Error);
 }
 
 TEST_CASE("progress: line style reports quarters, bar style redraws in place", "[progress]") {
@@ -170,7 +170,7 @@ TEST_CASE("synth: the held-out retrieval ceiling is high but below 1", "[synth]"
   std::vector<Scene> scenes;
   std::vector<Mentions> mentions;
   for (std::size_t i = 0; i < n; ++i) {
-    Rng rng(stream_seed(1, i));  // the same draws generate_synthetic makes for seed 1
+    Rng rng(stream_seed(1, i));  // the same draws synthesize_dataset makes for seed 1
     scenes.push_back(sample_scene(rng));
     Mentions m;
     describe_scene(scenes.back(), rng, &m);

@@ -13,13 +13,24 @@ shift || true
 build_dir=${CLIPMATCH_BUILD_DIR:-build}
 jobs=$(nproc)
 
-# Why each package: the design card's libraries (LibTorch, sentencepiece, stb, Eigen, fmt, nlohmann-json,
-# CLI11, Catch2, pybind11), ICU for Unicode-exact tokenisation, zlib for CLIP's gzipped BPE file, and
-# xxhash (header-only use) for feature-cache keys, and libopenblas0-pthread because without it LibTorch's CPU GEMM falls back to reference BLAS (~19x slower).
+# Why each package:
+# - the design card's libraries: LibTorch, sentencepiece, stb, Eigen, fmt, nlohmann-json, CLI11, Catch2, pybind11;
+# - libicu-dev: Unicode-exact tokenisation; zlib1g-dev: CLIP's gzipped BPE file; libxxhash-dev (header-only use):
+#   feature-cache keys;
+# - libopenblas0-pthread: without it LibTorch's CPU GEMM falls back to reference BLAS (~19x slower);
+# - python3-dev, python3-numpy, python3-pytest: the Python module and its tests;
+# - cargo, rustc: the Rust crate over the C ABI (examples/rust: cargo test and its example, no crates.io);
+# - jupyter-nbconvert, python3-ipykernel, python3-nbformat, python3-matplotlib: executing the quickstart notebook
+#   (examples/python/quickstart.ipynb; matplotlib draws its heatmap);
+# - python3-venv, python3-pip, python3-setuptools, python3-wheel: `pip install .` offline into a venv (the build
+#   backend is Debian's setuptools; bindings/python/tests/test_packaging.py).
 packages=(build-essential cmake pkg-config git
           libtorch-dev libopenblas0-pthread libsentencepiece-dev libstb-dev libeigen3-dev libfmt-dev
           nlohmann-json3-dev libcli11-dev catch2 pybind11-dev python3-dev python3-numpy python3-pytest
-          libicu-dev zlib1g-dev libxxhash-dev)
+          libicu-dev zlib1g-dev libxxhash-dev
+          cargo rustc
+          jupyter-nbconvert python3-ipykernel python3-nbformat python3-matplotlib
+          python3-venv python3-pip python3-setuptools python3-wheel)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -4,8 +4,10 @@
 #include <CLI/CLI.hpp>
 
 #include <clipmatch/model.hpp>
+#include <clipmatch/names.hpp>
 
 #include <functional>
+#include <map>
 #include <string>
 
 namespace clipmatch::cli {
@@ -14,13 +16,40 @@ namespace clipmatch::cli {
 using Action = std::function<void()>;
 
 /// Registers a subcommand on `app` and stores in `action` what to run when the user picks it.
-void register_synth(CLI::App& app, Action& action);
+void register_synthesize_dataset(CLI::App& app, Action& action);
 void register_demo(CLI::App& app, Action& action);
 void register_train(CLI::App& app, Action& action);
 void register_eval(CLI::App& app, Action& action);
 void register_encode(CLI::App& app, Action& action);
 
 // Shared helpers (common.cpp).
+
+/// A CLI11 check that maps an enumeration's names (clipmatch/names.hpp, case-insensitive) to its values.
+template <typename Enum>
+CLI::CheckedTransformer enum_choices() {
+  std::map<std::string, Enum> names;
+  for (const auto& entry : enum_names<Enum>()) names.emplace(entry.name, entry.value);
+  return CLI::CheckedTransformer(names, CLI::ignore_case);
+}
+
+/// "name: help; name: help" of an enumeration, for option descriptions.
+template <typename Enum>
+std::string enum_help() {
+  std::string out;
+  for (const auto& entry : enum_names<Enum>()) out += (out.empty() ? "" : "; ") + std::string(entry.name) + ": " + entry.help;
+  return out;
+}
+
+/// Adds an option bound to an enumeration: its choices, their help and the default from the table.
+template <typename Enum>
+CLI::Option* add_enum_option(CLI::App& cmd, const std::string& flag, Enum& value, const std::string& what) {
+  return cmd.add_option(flag, value, what + " (" + enum_help<Enum>() + ")")
+      ->transform(enum_choices<Enum>())
+      ->default_str(to_name(value));
+}
+
+/// "KIND[:PATH]" help for the encoder kinds that can serve `side` (from clipmatch::encoder_kinds()).
+std::string encoder_help(EncoderSide side);
 
 /// Adds --device auto|cpu|cuda bound to `device`.
 void add_device_option(CLI::App& cmd, Device& device);

@@ -7,19 +7,19 @@
 
 namespace clipmatch::cli {
 
-void add_device_option(CLI::App& cmd, Device& device) {
-  static const std::map<std::string, Device> names{{"auto", Device::Auto}, {"cpu", Device::Cpu}, {"cuda", Device::Cuda}};
-  cmd.add_option("--device", device, "Where to compute: auto (CUDA when available), cpu or cuda")
-      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case))
-      ->default_str("auto");
-}
+void add_device_option(CLI::App& cmd, Device& device) { add_enum_option(cmd, "--device", device, "Where to compute"); }
 
 void add_distance_option(CLI::App& cmd, DistanceKind& kind) {
-  static const std::map<std::string, DistanceKind> names{{"1-cos", DistanceKind::OneMinusCosine},
-                                                         {"-cos", DistanceKind::NegativeCosine}};
-  cmd.add_option("--distance", kind, "Distance matrix values: 1-cos (default) or -cos (the course's convention)")
-      ->transform(CLI::CheckedTransformer(names))
-      ->default_str("1-cos");
+  add_enum_option(cmd, "--distance", kind, "Distance matrix values");
+}
+
+std::string encoder_help(EncoderSide side) {
+  std::string out;
+  for (const auto& kind : encoder_kinds()) {
+    if (kind.side != side && kind.side != EncoderSide::Both) continue;
+    out += fmt::format("{}{}{}: {}", out.empty() ? "" : "; ", kind.name, kind.needs_path ? ":PATH" : "", kind.description);
+  }
+  return out;
 }
 
 void print_metrics_table(const EvaluationReport& report) {

@@ -40,7 +40,7 @@ void register_demo(CLI::App& app, Action& action) {
       synth.n = a.n;
       synth.seed = a.seed;
       synth.show_progress = true;
-      const auto generated = generate_synthetic(synth);
+      const auto generated = synthesize_dataset(synth);
       fmt::print("1/3 synthetic dataset: {} movies ({} train) in {} [{:.1f} s]\n", generated.movies, generated.train,
                  generated.folder, generated.seconds);
 
@@ -60,6 +60,7 @@ void register_demo(CLI::App& app, Action& action) {
       options.encoder_learning_rate = 2e-3;
       options.weight_decay = 0.05;
       options.seed = a.seed;
+      options.verbose = true;
       fmt::print("2/3 training tiny_cnn + tiny_text from scratch on {} ({} epochs)\n", model.device(), a.epochs);
       const auto trained = model.train(data, options);
       fmt::print("    {} epochs in {:.1f} s, best epoch {}\n", trained.epochs_run, trained.seconds, trained.best_epoch);

@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
   app.add_flag("--version", show_version, "Print the library version and build information");
 
   clipmatch::cli::Action action;
-  clipmatch::cli::register_synth(app, action);
+  clipmatch::cli::register_synthesize_dataset(app, action);
   clipmatch::cli::register_demo(app, action);
   clipmatch::cli::register_train(app, action);
   clipmatch::cli::register_eval(app, action);

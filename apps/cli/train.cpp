@@ -24,11 +24,6 @@ struct TrainArgs {
   bool zero_shot = false;
 };
 
-template <typename T>
-CLI::CheckedTransformer choices(const std::map<std::string, T>& names) {
-  return CLI::CheckedTransformer(names, CLI::ignore_case);
-}
-
 }  // namespace
 
 void register_train(CLI::App& app, Action& action) {
@@ -36,12 +31,11 @@ void register_train(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("train", "Train poster/intro projection heads (and optionally encoder blocks) on a dataset");
   cmd->add_option("--data", args->data, "Dataset folder (movies.csv, train.txt)")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--out", args->run, "Run folder: model.safetensors, epochs.jsonl, evaluation outputs")->required();
-  cmd->add_option("--image-encoder", args->image_encoder,
-                  "Poster encoder KIND[:PATH]: vit, clip, resnet, mobilenet_v2 (with a checkpoint folder) or tiny_cnn")
+  cmd->add_option("--image-encoder", args->image_encoder, "Poster encoder KIND[:PATH] (" + encoder_help(EncoderSide::Poster) + ")")
       ->capture_default_str();
   cmd->add_option("--text-encoder", args->text_encoder,
-                  "Intro encoder KIND[:PATH]: bert, clip, glove (with a folder) or tiny_text [default: tiny_text, or the "
-                  "CLIP folder when --image-encoder is clip]");
+                  "Intro encoder KIND[:PATH] (" + encoder_help(EncoderSide::Intro) +
+                      ") [default: tiny_text, or the CLIP folder when --image-encoder is clip]");
   cmd->add_option("--clip", args->clip_folder, "A CLIPModel folder used for both towers");
   cmd->add_flag("--zero-shot", args->zero_shot,
                 "With CLIP towers: use CLIP's own projections and temperature, skip training, only evaluate");
@@ -53,43 +47,25 @@ void register_train(CLI::App& app, Action& action) {
   cmd->add_option("--weight-decay", args->options.weight_decay, "AdamW weight decay")->capture_default_str();
   cmd->add_option("--warmup", args->options.warmup_fraction, "Warm-up share of all steps (cosine schedule)")
       ->capture_default_str();
-  cmd->add_option("--schedule", args->options.schedule, "Learning-rate schedule: constant, cosine (warm-up + cosine) or plateau")
-      ->transform(choices(std::map<std::string, Schedule>{{"constant", Schedule::Constant},
-                                                          {"cosine", Schedule::WarmupCosine},
-                                                          {"plateau", Schedule::Plateau}}))
-      ->default_str("cosine");
+  add_enum_option(*cmd, "--schedule", args->options.schedule, "Learning-rate schedule");
   cmd->add_option("--plateau-factor", args->options.plateau_factor, "ReduceLROnPlateau factor")->capture_default_str();
   cmd->add_option("--plateau-patience", args->options.plateau_patience, "ReduceLROnPlateau patience (epochs)")
       ->capture_default_str();
   cmd->add_option("--grad-clip", args->options.grad_clip_norm, "Clip the global gradient norm (0 = off)")->capture_default_str();
-  cmd->add_option("--loss", args->options.loss,
-                  "infonce (symmetric, as the course), siglip, or multi-positive (movies sharing genres are partial positives)")
-      ->transform(choices(std::map<std::string, LossKind>{{"infonce", LossKind::InfoNce},
-                                                          {"siglip", LossKind::SigLip},
-                                                          {"multi-positive", LossKind::MultiPositive}}))
-      ->default_str("infonce");
+  add_enum_option(*cmd, "--loss", args->options.loss, "Contrastive loss");
   cmd->add_option("--genre-weight", args->options.genre_positive_weight, "multi-positive: weight of a full genre match")
       ->capture_default_str();
-  cmd->add_option("--freeze", args->options.freeze, "frozen (encoders fixed, features cached), top-k, or full")
-      ->transform(choices(std::map<std::string, FreezeMode>{{"frozen", FreezeMode::Frozen},
-                                                            {"top-k", FreezeMode::TopK},
-                                                            {"full", FreezeMode::Full}}))
-      ->default_str("frozen");
+  add_enum_option(*cmd, "--freeze", args->options.freeze, "What trains");
   cmd->add_option("--unfreeze-top", args->options.unfreeze_top,
                   "top-k: trainable top blocks/stages of each encoder (the frozen part below is encoded once and cached)")
       ->capture_default_str();
   cmd->add_option("--unfreeze-top-text", args->options.unfreeze_top_text,
                   "top-k: the intro encoder's own depth (-1 = --unfreeze-top; 0 keeps it frozen)")
       ->capture_default_str();
-  cmd->add_option("--head", args->config.head, "Projection head: linear (course) or mlp")
-      ->transform(choices(std::map<std::string, HeadKind>{{"linear", HeadKind::Linear}, {"mlp", HeadKind::Mlp}}))
-      ->default_str("linear");
+  add_enum_option(*cmd, "--head", args->config.head, "Projection head");
   cmd->add_option("--mlp-hidden", args->config.mlp_hidden, "Hidden width of the MLP head")->capture_default_str();
   cmd->add_option("--embed-dim", args->config.embed_dim, "Width of the shared embedding space")->capture_default_str();
-  cmd->add_option("--temperature", args->config.temperature, "Initial temperature: clip (t = log 1/0.07) or course (t = 1)")
-      ->transform(choices(std::map<std::string, TemperatureInit>{{"clip", TemperatureInit::Clip},
-                                                                 {"course", TemperatureInit::Course}}))
-      ->default_str("clip");
+  add_enum_option(*cmd, "--temperature", args->config.temperature, "Initial temperature");
   cmd->add_option("--max-tokens", args->config.max_text_tokens, "Intro token limit (0 = the encoder's default)")
       ->capture_default_str();
   cmd->add_option("--early-stopping", args->options.early_stopping_patience,
@@ -126,8 +102,9 @@ void register_train(CLI::App& app, Action& action) {
       DatasetReport data_report;
       const auto data = load_dataset(a.data, data_options, &data_report);
       if (data_report.rows_skipped > 0) {
-        fmt::print(stderr, "skipped {} bad rows of {} ({} train indices dropped)\n", data_report.rows_skipped,
-                   data_report.rows_read, data_report.train_dropped);
+        log_message(LogLevel::Warning, fmt::format("skipped {} bad rows of {} ({} train indices dropped)",
+                                                   data_report.rows_skipped, data_report.rows_read,
+                                                   data_report.train_dropped));
       }
       fmt::print("dataset {}: {} movies, {} train, {} held-out\n", data.root, data.movies.size(), data.train.size(),
                  data.heldout().size());

@@ -20,6 +20,7 @@ enum class ErrorKind {
   Checkpoint = 4,       ///< a checkpoint lacks, adds or mis-shapes a tensor
   Unsupported = 5,      ///< a valid request this build cannot serve (e.g. CUDA without a GPU)
   Internal = 6,         ///< a bug or an unexpected failure of a dependency
+  Cancelled = 7,        ///< a progress callback asked to stop (the call had no lasting effect beyond complete files)
 };
 
 class CLIPMATCH_API Error : public std::runtime_error {

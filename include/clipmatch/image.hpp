@@ -44,6 +44,27 @@ struct DecodeOptions {
 /// Format when it is corrupt, truncated or larger than `options.max_pixels`.
 CLIPMATCH_API Image decode_image_file(const std::string& path, const DecodeOptions& options = {});
 
+/// An encoded image file held in memory (JPEG, PNG, …); the caller owns the bytes.
+struct EncodedImage {
+  const std::uint8_t* data = nullptr;
+  std::size_t size = 0;
+};
+
+/// Decoded 8-bit pixels owned by the caller: `height` rows of `width` pixels, `stride` bytes from one row to the
+/// next (≥ width·channels), `channels` 3 (RGB) or 4 (RGBA).
+struct PixelView {
+  const std::uint8_t* data = nullptr;
+  std::size_t width = 0;
+  std::size_t height = 0;
+  std::size_t stride = 0;
+  std::size_t channels = 3;
+};
+
+/// Copies a pixel view into an RGB Image exactly as decoding would (RGBA: composited over white, or alpha
+/// dropped per `options.alpha`). Throws clipmatch::Error (InvalidArgument) naming the bad field, or Format when
+/// the image exceeds `options.max_pixels`.
+CLIPMATCH_API Image image_from_pixels(const PixelView& pixels, const DecodeOptions& options = {});
+
 /// Decodes an encoded image held in memory; `name` is used in error messages in place of a file name.
 CLIPMATCH_API Image decode_image_memory(const std::uint8_t* data, std::size_t size, const std::string& name = "<memory>",
                                         const DecodeOptions& options = {});

@@ -8,11 +8,24 @@
 //   Embeddings p = model.encode_posters({"a.jpg", "b.jpg"});      // L2-normalised rows
 //   Embeddings t = model.encode_intros({"A heist...", "Two..."});
 //   Matrix d = clipmatch::distance_matrix(p, t);                  // rows = posters, cols = intros
+//
+// Threads: a Model may encode (encode_*, poster_features, intro_features) and evaluate() from many threads at
+// once. Those const methods change no state of the model (its modules stay in eval mode between calls, and
+// derived caches are built under a lock), so concurrent calls give exactly the results of serial ones.
+// train(), save() and moving or destroying the model need it to themselves. Random numbers come from
+// generators seeded per call (ModelConfig::seed, TrainOptions::seed), never from LibTorch's global generator.
+//
+// Progress and cancelling: long calls take a ProgressCallback (TrainOptions::progress, EvalOptions::progress,
+// EncodeOptions::progress), called on the calling thread; returning false stops the call with an Error of kind
+// Cancelled. A cancelled call leaves only complete files and a usable model (training keeps its best epoch so
+// far, or the weights it started from).
 #pragma once
 
 #include <clipmatch/dataset.hpp>
 #include <clipmatch/export.h>
+#include <clipmatch/image.hpp>
 #include <clipmatch/metrics.hpp>
+#include <clipmatch/progress.hpp>
 
 #include <Eigen/Core>
 
@@ -33,10 +46,24 @@ using Embeddings = Matrix;
 /// Where computation runs. Auto = CUDA when a GPU is usable, CPU otherwise.
 enum class Device { Auto, Cpu, Cuda };
 
-/// Which encoder and where its weights are: kinds are "vit", "bert", "clip" (a CLIPModel folder; the
-/// matching tower is used), "resnet", "mobilenet_v2", "glove" (word vectors), and the from-scratch presets
-/// "tiny_cnn" (posters) and "tiny_text" (intros; trains a sentencepiece vocabulary on the training intros).
-/// `path` is the checkpoint folder; empty for from-scratch presets.
+/// Which towers an encoder kind can serve.
+enum class EncoderSide { Poster, Intro, Both };
+
+/// One kind of encoder the registry can build; encoder_kinds() lists them all (the CLI help, the Python
+/// module, error messages and the docs all read this one list).
+struct EncoderKind {
+  const char* name;         ///< "vit", "bert", …
+  EncoderSide side;
+  bool needs_path;          ///< pretrained: KIND:PATH to a checkpoint folder; false for from-scratch presets
+  const char* description;
+};
+
+/// Every encoder kind, in a fixed order.
+CLIPMATCH_API const std::vector<EncoderKind>& encoder_kinds();
+
+/// Which encoder and where its weights are: a kind from encoder_kinds() ("vit", "bert", "clip" (a CLIPModel
+/// folder; the matching tower is used), "resnet", "mobilenet_v2", "glove", and the from-scratch presets
+/// "tiny_cnn" and "tiny_text") and `path`, the checkpoint folder (empty for from-scratch presets).
 struct EncoderSpec {
   std::string kind;
   std::string path;
@@ -99,8 +126,11 @@ struct TrainOptions {
   bool use_cache = true;
   int eval_every = 1;
   std::uint64_t seed = 0;
-  bool verbose = true;                ///< progress bars and one line per epoch on stderr
-  std::function<void(const EpochLog&)> on_epoch;  ///< optional observer
+  bool verbose = false;               ///< progress lines and one line per epoch to the log sink (log.hpp)
+  std::function<void(const EpochLog&)> on_epoch;  ///< optional observer, after every epoch
+  /// Stages "encode posters" / "encode intros" (items, while filling the feature cache) and "train" (steps of
+  /// the whole run); false cancels.
+  ProgressCallback progress;
 };
 
 struct TrainReport {
@@ -133,7 +163,14 @@ struct EvalOptions {
   /// instead of re-encoding every poster and intro, except for encoders whose weights this model's train()
   /// changed (their features are one-off). Empty = always encode.
   std::string cache_dir;
-  bool verbose = false;           ///< progress bars while encoding
+  bool verbose = false;           ///< progress lines while encoding, to the log sink
+  ProgressCallback progress;      ///< stages "encode posters", "encode intros"; false cancels
+};
+
+/// How the encode_* methods run.
+struct EncodeOptions {
+  std::size_t batch_size = 64;  ///< items per encoder batch
+  ProgressCallback progress;    ///< stage "encode posters" / "encode intros" (items); false cancels
 };
 
 class CLIPMATCH_API Model {
@@ -154,8 +191,14 @@ class CLIPMATCH_API Model {
 
   /// L2-normalised embeddings of poster image files, one row each.
   Embeddings encode_posters(const std::vector<std::string>& image_paths, std::size_t batch_size = 64) const;
+  Embeddings encode_posters(const std::vector<std::string>& image_paths, const EncodeOptions& options) const;
   /// L2-normalised embeddings of intros (UTF-8), one row each.
   Embeddings encode_intros(const std::vector<std::string>& intros, std::size_t batch_size = 64) const;
+  Embeddings encode_intros(const std::vector<std::string>& intros, const EncodeOptions& options) const;
+  /// Posters given as encoded image files in memory (JPEG, PNG, …): the same embedding as the file would give.
+  Embeddings encode_poster_bytes(const std::vector<EncodedImage>& images, const EncodeOptions& options = {}) const;
+  /// Posters given as decoded pixels (3 or 4 channels, alpha composited over white as for files).
+  Embeddings encode_poster_pixels(const std::vector<PixelView>& images, const EncodeOptions& options = {}) const;
   /// Raw encoder features (before the heads), for `clipmatch encode`.
   Matrix poster_features(const std::vector<std::string>& image_paths, std::size_t batch_size = 64) const;
   Matrix intro_features(const std::vector<std::string>& intros, std::size_t batch_size = 64) const;

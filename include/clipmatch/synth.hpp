@@ -42,6 +42,8 @@ struct SynthReport {
 };
 
 /// Generates the dataset; throws clipmatch::Error (InvalidArgument for bad options, Io on write failure).
-CLIPMATCH_API SynthReport generate_synthetic(const SynthOptions& options);
+/// The one name of this generator everywhere: `clipmatch synthesize-dataset` (CLI),
+/// clipmatch_synthesize_dataset (C), clipmatch.synthesize_dataset (Python).
+CLIPMATCH_API SynthReport synthesize_dataset(const SynthOptions& options);
 
 }  // namespace clipmatch

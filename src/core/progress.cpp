@@ -1,5 +1,8 @@
 #include "core/progress.hpp"
 
+#include "core/fail.hpp"
+#include "core/log_sink.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -26,27 +29,65 @@ std::string format_duration(double seconds) {
   return fmt::format("{}h{:02}m", whole / 3600, (whole % 3600) / 60);
 }
 
+thread_local const ProgressCallback* t_observer = nullptr;
+
 }  // namespace
 
-Progress::Progress(std::string label, std::size_t total, bool enabled)
-    : Progress(std::move(label), total, stderr, enabled ? Style::Auto : Style::Silent) {}
+ProgressScope::ProgressScope(const ProgressCallback& callback) : previous_(t_observer) {
+  if (callback) t_observer = &callback;
+}
+
+ProgressScope::~ProgressScope() { t_observer = previous_; }
+
+const ProgressCallback* ProgressScope::current() { return t_observer; }
+
+Progress::Progress(std::string label, std::size_t total, bool enabled, bool observed)
+    : Progress(std::move(label), total, nullptr, enabled ? Style::Auto : Style::Silent) {
+  if (!observed) observer_ = nullptr;
+}
 
 Progress::Progress(std::string label, std::size_t total, std::FILE* out, Style style)
-    : label_(std::move(label)), total_(total), out_(out), style_(style), start_(Clock::now()), last_draw_() {
-  if (style_ == Style::Auto) style_ = CLIPMATCH_ISATTY(CLIPMATCH_FILENO(out_)) ? Style::Bar : Style::Lines;
+    : label_(std::move(label)),
+      total_(total),
+      out_(out),
+      style_(style),
+      start_(Clock::now()),
+      last_draw_(),
+      observer_(ProgressScope::current()),
+      owner_(std::this_thread::get_id()) {
+  if (style_ == Style::Auto) {
+    // A bar redrawn in place only on a terminal that nobody else routes: a host's log sink gets plain lines.
+    const bool terminal = out_ != nullptr ? CLIPMATCH_ISATTY(CLIPMATCH_FILENO(out_))
+                                          : !has_custom_log_sink() && CLIPMATCH_ISATTY(CLIPMATCH_FILENO(stderr));
+    style_ = terminal ? Style::Bar : Style::Lines;
+    if (style_ == Style::Bar && out_ == nullptr) out_ = stderr;
+  }
 }
 
 Progress::~Progress() {
   // An exception may be unwinding: end a half-drawn bar so the error message starts on its own line.
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!finished_ && style_ == Style::Bar && last_draw_ != Clock::time_point()) {
+  if (!finished_ && style_ == Style::Bar && out_ != nullptr && last_draw_ != Clock::time_point()) {
     std::fputc('\n', out_);
     std::fflush(out_);
   }
 }
 
+void Progress::notify(std::size_t done) {
+  if (observer_ == nullptr) return;
+  if (std::this_thread::get_id() != owner_) {
+    if (cancelled_.load()) fail(ErrorKind::Cancelled, "{}: cancelled", label_);
+    return;
+  }
+  if (!(*observer_)(label_, done, total_)) {
+    cancelled_ = true;
+    fail(ErrorKind::Cancelled, "{}: cancelled by the progress callback at {}/{}", label_, done, total_);
+  }
+}
+
 void Progress::advance(std::size_t count) {
   const std::size_t done = done_.fetch_add(count) + count;
+  notify(done);
   if (style_ == Style::Silent) return;
   std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
   if (!lock.owns_lock() || finished_) return;  // another thread is drawing; the next advance will catch up
@@ -78,16 +119,19 @@ void Progress::draw(std::size_t done, bool final_draw) {
       final_draw ? fmt::format("{:.1f}/s, took {}", rate, format_duration(elapsed))
                  : fmt::format("{:.1f}/s, ETA {}", rate,
                                rate > 0 ? format_duration(static_cast<double>(total_ - shown) / rate) : "?");
-  if (style_ == Style::Bar) {
+  if (style_ == Style::Bar && out_ != nullptr) {
     constexpr int width = 30;
     const int filled = static_cast<int>(fraction * width);
     fmt::print(out_, "\r{} [{}{}] {}/{} {:3.0f}% {}\x1b[K", label_, std::string(filled, '#'),
                std::string(width - filled, '.'), shown, total_, fraction * 100, timing);
     if (final_draw) std::fputc('\n', out_);
-  } else {
+    std::fflush(out_);
+  } else if (out_ != nullptr) {
     fmt::print(out_, "{}: {}/{} ({:.0f}%) {}\n", label_, shown, total_, fraction * 100, timing);
+    std::fflush(out_);
+  } else {
+    log_message(LogLevel::Info, fmt::format("{}: {}/{} ({:.0f}%) {}", label_, shown, total_, fraction * 100, timing));
   }
-  std::fflush(out_);
 }
 
 }  // namespace clipmatch

@@ -1,5 +1,7 @@
 #include "eval/splits.hpp"
 
+#include <clipmatch/names.hpp>
+
 #include "core/fail.hpp"
 #include "eval/ranking.hpp"
 
@@ -8,9 +10,7 @@
 
 namespace clipmatch {
 
-const char* distance_name(DistanceKind kind) {
-  return kind == DistanceKind::OneMinusCosine ? "1-cos" : "-cos";
-}
+const char* distance_name(DistanceKind kind) { return to_name(kind); }
 
 RetrievalMetrics summarize_ranks(const std::vector<std::int64_t>& ranks) {
   if (ranks.empty()) fail(ErrorKind::InvalidArgument, "retrieval metrics: no ranks to summarise");

@@ -80,4 +80,14 @@ void write_bytes_atomically(const fs::path& path, const void* data, std::size_t 
   });
 }
 
+void create_directories(const std::filesystem::path& folder, const char* what) {
+  if (folder.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(folder, ec);
+  if (ec || !std::filesystem::is_directory(folder)) {
+    fail(ErrorKind::Io, "{} {} cannot be created: {}", what, folder.string(),
+         ec ? ec.message() : std::string("a file of that name is in the way"));
+  }
+}
+
 }  // namespace clipmatch::io

@@ -15,6 +15,10 @@ namespace clipmatch::io {
 /// naming `path`. The destination's folder must exist.
 void write_file_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& writer);
 
+/// Creates `folder` and its parents; throws clipmatch::Error (Io) "`what` FOLDER cannot be created: REASON"
+/// instead of a bare filesystem_error.
+void create_directories(const std::filesystem::path& folder, const char* what);
+
 /// Atomically replaces `path` with the `size` bytes at `data`.
 void write_bytes_atomically(const std::filesystem::path& path, const void* data, std::size_t size);
 

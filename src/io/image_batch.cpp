@@ -27,23 +27,63 @@ torch::Tensor to_tensor_batch(const std::vector<Image>& images, const ImagePrepr
   return batch;
 }
 
-torch::Tensor preprocess_files(const std::vector<std::string>& paths, const ImagePreprocess& pp,
-                               const DecodeOptions& options, ThreadPool* pool) {
+namespace {
+
+/// Decodes item i with `decode` (its errors name the item) and preprocesses it into its slot, in parallel.
+template <typename Decode, typename Name>
+torch::Tensor decode_batch(std::size_t count, const ImagePreprocess& pp, ThreadPool* pool, Decode&& decode,
+                           Name&& name) {
   pp.validate();
-  torch::Tensor batch = empty_batch(paths.size(), pp);
+  torch::Tensor batch = empty_batch(count, pp);
   float* data = batch.data_ptr<float>();
   const std::size_t per_image = static_cast<std::size_t>(3) * pp.size * pp.size;
-  (pool ? *pool : ThreadPool::shared()).parallel_for(paths.size(), [&](std::size_t i) {
-    const Image image = decode_image_file(paths[i], options);  // its errors already name the file
+  (pool ? *pool : ThreadPool::shared()).parallel_for(count, [&](std::size_t i) {
+    const Image image = decode(i);
     try {
       preprocess_into(image, pp, data + i * per_image);
     } catch (const Error& e) {
-      fail(e.kind(), "{}: {}", paths[i], e.what());
+      fail(e.kind(), "{}: {}", name(i), e.what());
     } catch (const std::exception& e) {
-      fail(ErrorKind::Internal, "{}: {}", paths[i], e.what());
+      fail(ErrorKind::Internal, "{}: {}", name(i), e.what());
     }
   });
   return batch;
+}
+
+std::string item_name(std::size_t i) { return fmt::format("image {}", i); }
+
+}  // namespace
+
+torch::Tensor preprocess_files(const std::vector<std::string>& paths, const ImagePreprocess& pp,
+                               const DecodeOptions& options, ThreadPool* pool) {
+  return decode_batch(
+      paths.size(), pp, pool, [&](std::size_t i) { return decode_image_file(paths[i], options); },
+      [&](std::size_t i) { return paths[i]; });
+}
+
+torch::Tensor preprocess_encoded(const std::vector<EncodedImage>& images, const ImagePreprocess& pp,
+                                 const DecodeOptions& options, ThreadPool* pool) {
+  return decode_batch(
+      images.size(), pp, pool,
+      [&](std::size_t i) {
+        if (images[i].data == nullptr) fail(ErrorKind::InvalidArgument, "{}: data is NULL", item_name(i));
+        return decode_image_memory(images[i].data, images[i].size, item_name(i), options);
+      },
+      item_name);
+}
+
+torch::Tensor preprocess_pixels(const std::vector<PixelView>& images, const ImagePreprocess& pp,
+                                const DecodeOptions& options, ThreadPool* pool) {
+  return decode_batch(
+      images.size(), pp, pool,
+      [&](std::size_t i) {
+        try {
+          return image_from_pixels(images[i], options);
+        } catch (const Error& e) {
+          fail(e.kind(), "{}: {}", item_name(i), e.what());
+        }
+      },
+      item_name);
 }
 
 }  // namespace clipmatch::io

@@ -7,6 +7,7 @@
 
 #include <stb/stb_image.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -60,20 +61,48 @@ Image decode_image_memory(const std::uint8_t* data, std::size_t size, const std:
   if (decoded_w != width || decoded_h != height)
     fail(ErrorKind::Format, "{}: header says {}x{} but decoded {}x{}", name, width, height, decoded_w, decoded_h);
 
+  PixelView view;
+  view.data = pixels_ptr.get();
+  view.width = static_cast<std::size_t>(width);
+  view.height = static_cast<std::size_t>(height);
+  view.channels = static_cast<std::size_t>(wanted);
+  view.stride = view.width * view.channels;
+  return image_from_pixels(view, options);
+}
+
+// Decoded files and caller-given pixels meet here, so a poster gives the same RGB whichever way it came.
+Image image_from_pixels(const PixelView& pixels, const DecodeOptions& options) {
+  if (pixels.data == nullptr) fail(ErrorKind::InvalidArgument, "pixels: data is NULL");
+  if (pixels.channels != 3 && pixels.channels != 4)
+    fail(ErrorKind::InvalidArgument, "pixels: channels must be 3 (RGB) or 4 (RGBA), got {}", pixels.channels);
+  if (pixels.width == 0 || pixels.height == 0)
+    fail(ErrorKind::InvalidArgument, "pixels: image has no pixels ({}x{})", pixels.width, pixels.height);
+  constexpr std::size_t kMaxSide = 1u << 20;
+  if (pixels.width > kMaxSide || pixels.height > kMaxSide ||
+      static_cast<double>(pixels.width) * static_cast<double>(pixels.height) > static_cast<double>(options.max_pixels))
+    fail(ErrorKind::Format, "pixels: image is {}x{}, more than the limit of {} pixels", pixels.width, pixels.height,
+         options.max_pixels);
+  const std::size_t row_bytes = pixels.width * pixels.channels;
+  if (pixels.stride < row_bytes)
+    fail(ErrorKind::InvalidArgument, "pixels: stride {} is shorter than a row of {} pixels × {} channels = {} bytes",
+         pixels.stride, pixels.width, pixels.channels, row_bytes);
+
   Image image;
-  image.width = width;
-  image.height = height;
-  const std::size_t count = static_cast<std::size_t>(pixels);
-  const unsigned char* src = pixels_ptr.get();
-  if (!has_alpha) {
-    image.rgb.assign(src, src + count * 3);
-    return image;
-  }
-  image.rgb.resize(count * 3);
+  image.width = static_cast<int>(pixels.width);
+  image.height = static_cast<int>(pixels.height);
+  image.rgb.resize(pixels.width * pixels.height * 3);
   std::uint8_t* dst = image.rgb.data();
   const bool composite = options.alpha == AlphaMode::CompositeOnWhite;
-  for (std::size_t i = 0; i < count; ++i, src += 4, dst += 3) {
-    for (int c = 0; c < 3; ++c) dst[c] = composite ? over_white(src[c], src[3]) : src[c];
+  for (std::size_t y = 0; y < pixels.height; ++y) {
+    const std::uint8_t* src = pixels.data + y * pixels.stride;
+    if (pixels.channels == 3) {
+      std::copy(src, src + row_bytes, dst);
+      dst += row_bytes;
+      continue;
+    }
+    for (std::size_t x = 0; x < pixels.width; ++x, src += 4, dst += 3) {
+      for (int c = 0; c < 3; ++c) dst[c] = composite ? over_white(src[c], src[3]) : src[c];
+    }
   }
   return image;
 }

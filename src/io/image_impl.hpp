@@ -31,4 +31,12 @@ torch::Tensor to_tensor_batch(const std::vector<Image>& images, const ImagePrepr
 torch::Tensor preprocess_files(const std::vector<std::string>& paths, const ImagePreprocess& pp,
                                const DecodeOptions& options = {}, ThreadPool* pool = nullptr);
 
+/// Decodes and preprocesses in-memory image files ("image i" in error messages) into [B,3,S,S], in parallel.
+torch::Tensor preprocess_encoded(const std::vector<EncodedImage>& images, const ImagePreprocess& pp,
+                                 const DecodeOptions& options = {}, ThreadPool* pool = nullptr);
+
+/// Preprocesses caller-given pixels ("image i" in error messages) into [B,3,S,S], in parallel.
+torch::Tensor preprocess_pixels(const std::vector<PixelView>& images, const ImagePreprocess& pp,
+                                const DecodeOptions& options = {}, ThreadPool* pool = nullptr);
+
 }  // namespace clipmatch::io

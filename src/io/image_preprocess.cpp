@@ -1,6 +1,7 @@
 // Resize (Pillow-exact, image_resample.cpp) → centre crop → normalise, the order and rounding of
 // PIL.Image.resize → torchvision center_crop / ToTensor / Normalize and of Hugging Face image processors.
 #include <clipmatch/image.hpp>
+#include <clipmatch/names.hpp>
 
 #include "core/fail.hpp"
 #include "io/image_impl.hpp"
@@ -13,9 +14,14 @@ namespace {
 
 constexpr int kMaxSide = 16384;
 
-const char* filter_name(ResizeFilter filter) { return filter == ResizeFilter::Bicubic ? "bicubic" : "bilinear"; }
-const char* mode_name(ResizeMode mode) {
-  return mode == ResizeMode::Stretch ? "stretch" : "shorter_side_then_center_crop";
+/// A named field of the preprocessing JSON (names from clipmatch/names.hpp).
+template <typename Enum>
+Enum enum_field(const std::string& text, const char* field, const std::string& where) {
+  try {
+    return from_name<Enum>(text, fmt::format("image preprocessing field \"{}\"", field));
+  } catch (const Error& e) {
+    fail(ErrorKind::Format, "{}: {}", where, e.what());
+  }
 }
 
 void check_image(const Image& image, const char* what) {
@@ -93,8 +99,8 @@ namespace io {
 
 nlohmann::json preprocess_to_json(const ImagePreprocess& pp) {
   return nlohmann::json{{"size", pp.size},
-                        {"filter", filter_name(pp.filter)},
-                        {"mode", mode_name(pp.mode)},
+                        {"filter", to_name(pp.filter)},
+                        {"mode", to_name(pp.mode)},
                         {"resize_to", pp.resize_to},
                         {"mean", pp.mean},
                         {"std", pp.std},
@@ -111,14 +117,8 @@ ImagePreprocess preprocess_from_json(const nlohmann::json& json, const std::stri
   ImagePreprocess pp;
   try {
     pp.size = field("size").get<int>();
-    const auto filter = field("filter").get<std::string>();
-    if (filter == "bilinear") pp.filter = ResizeFilter::Bilinear;
-    else if (filter == "bicubic") pp.filter = ResizeFilter::Bicubic;
-    else fail(ErrorKind::Format, "{}: image preprocessing field \"filter\" = \"{}\" (expected bilinear or bicubic)", where, filter);
-    const auto mode = field("mode").get<std::string>();
-    if (mode == "stretch") pp.mode = ResizeMode::Stretch;
-    else if (mode == "shorter_side_then_center_crop") pp.mode = ResizeMode::ShorterSideThenCenterCrop;
-    else fail(ErrorKind::Format, "{}: image preprocessing field \"mode\" = \"{}\" (expected stretch or shorter_side_then_center_crop)", where, mode);
+    pp.filter = enum_field<ResizeFilter>(field("filter").get<std::string>(), "filter", where);
+    pp.mode = enum_field<ResizeMode>(field("mode").get<std::string>(), "mode", where);
     pp.resize_to = json.contains("resize_to") ? json.at("resize_to").get<int>() : pp.size;
     pp.mean = field("mean").get<std::array<float, 3>>();
     pp.std = field("std").get<std::array<float, 3>>();

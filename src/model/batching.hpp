@@ -29,13 +29,17 @@ inline torch::Tensor batched(std::size_t n, std::size_t batch_size,
   return torch::cat(parts);
 }
 
-/// Eval mode without gradients while it lives; the module's own mode comes back afterwards.
+/// Eval mode without gradients while it lives; the module's own mode comes back afterwards. A model at rest is
+/// already in eval mode, so const encoding changes nothing (several threads may encode at once); only inside
+/// train(), which has the model to itself, does a pass switch a training module over and back.
 class EvalPass {
  public:
   explicit EvalPass(torch::nn::Module& module) : module_(module), was_training_(module.is_training()) {
-    module_.eval();
+    if (was_training_) module_.eval();
   }
-  ~EvalPass() { module_.train(was_training_); }
+  ~EvalPass() {
+    if (was_training_) module_.train(true);
+  }
   EvalPass(const EvalPass&) = delete;
   EvalPass& operator=(const EvalPass&) = delete;
 

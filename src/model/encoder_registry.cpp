@@ -3,6 +3,7 @@
 #include "model/towers.hpp"
 
 #include "core/fail.hpp"
+#include "core/seeded_init.hpp"
 #include "nn/bert.hpp"
 #include "nn/clip.hpp"
 #include "nn/config.hpp"
@@ -90,80 +91,161 @@ ImagePreprocess vit_preprocess(const std::string& folder) {
   return pp;
 }
 
+/// What building a text tower needs besides the spec.
+struct TextRequest {
+  std::uint64_t seed;
+  std::size_t max_tokens;  ///< 0 = the kind's default
+  const std::string& tokenizer_model;
+  const std::vector<std::string>* training_texts;
+};
+
+std::size_t or_default(std::size_t requested, std::size_t fallback) { return requested > 0 ? requested : fallback; }
+
+ImageTower tiny_cnn_tower(const EncoderSpec&) {
+  ImageTower tower;
+  tower.encoder = std::make_shared<nn::ResNetImpl>(nn::ResNetConfig::tiny());
+  tower.preprocess = ImagePreprocess::vit();
+  tower.preprocess.size = tower.preprocess.resize_to = kTinyImageSize;
+  return tower;
+}
+
+ImageTower vit_tower(const EncoderSpec& spec) {
+  return {nn::load_vit(spec.path), vit_preprocess(spec.path)};
+}
+
+ImageTower clip_image_tower(const EncoderSpec& spec) {
+  ImageTower tower{nn::load_clip_vision(spec.path), ImagePreprocess::clip()};
+  tower.preprocess.size = tower.preprocess.resize_to = clip_image_size(spec.path);
+  return tower;
+}
+
+ImageTower resnet_tower(const EncoderSpec& spec) { return {nn::load_resnet(spec.path).ptr(), ImagePreprocess::imagenet()}; }
+
+ImageTower mobilenet_v2_tower(const EncoderSpec& spec) {
+  return {nn::load_mobilenet_v2(spec.path).ptr(), ImagePreprocess::mobilenet_v2_tf()};
+}
+
+TextTower tiny_text_tower(const EncoderSpec&, const TextRequest& request) {
+  TextTower tower;
+  tower.max_tokens = or_default(request.max_tokens, kTinyMaxTokens);
+  std::string model_bytes = request.tokenizer_model;
+  if (model_bytes.empty() && request.training_texts != nullptr) {
+    const auto scratch = fs::temp_directory_path() / fmt::format("clipmatch-spm-{}-{}.model", ::getpid(), request.seed);
+    text::train_sentencepiece(*request.training_texts, scratch.string(), kTinyVocabulary);
+    model_bytes = read_bytes(scratch.string());
+    fs::remove(scratch);
+  }
+  if (model_bytes.empty()) return tower;  // no vocabulary yet: built when training starts
+  auto tokenizer = std::make_shared<text::SentencePieceTokenizer>(
+      text::SentencePieceTokenizer::from_bytes(model_bytes, "tiny_text vocabulary"));
+  // A bag of learnt sentencepiece vectors, mean-pooled: on a few hundred intros a transformer trained from
+  // scratch memorises the training pairs (train R@1 0.3, held-out 0.017 in the demo), while the pooled
+  // bag of pieces has to learn what the words mean and generalises.
+  nn::WordVectorConfig config;
+  config.vocab_size = static_cast<std::int64_t>(tokenizer->vocab_size());
+  config.dim = kTinyTextWidth;
+  config.pooling = nn::WordPooling::Mean;
+  config.trainable = true;
+  tower.encoder = std::make_shared<nn::WordVectorEncoderImpl>(config);
+  tower.tokenizer = tokenizer;
+  tower.tokenizer_model = model_bytes;
+  return tower;
+}
+
+TextTower bert_tower(const EncoderSpec& spec, const TextRequest& request) {
+  TextTower tower;
+  tower.encoder = nn::load_bert(spec.path);
+  tower.tokenizer = bert_tokenizer(spec.path);
+  tower.max_tokens = or_default(request.max_tokens, 128);
+  return tower;
+}
+
+TextTower clip_text_tower(const EncoderSpec& spec, const TextRequest& request) {
+  TextTower tower;
+  tower.encoder = nn::load_clip_text(spec.path);
+  tower.tokenizer = clip_tokenizer(spec.path);
+  tower.max_tokens = or_default(request.max_tokens, text::ClipBpeTokenizer::kContextLength);
+  return tower;
+}
+
+TextTower glove_tower(const EncoderSpec& spec, const TextRequest& request) {
+  auto loaded = nn::load_word_vectors(spec.path, nn::WordPooling::Mean);
+  TextTower tower;
+  tower.encoder = loaded.encoder.ptr();
+  tower.tokenizer = loaded.tokenizer;
+  tower.max_tokens = or_default(request.max_tokens, 256);
+  return tower;
+}
+
+/// The registry: every kind, with the builders of the towers it serves. The only place that knows them.
+struct Entry {
+  EncoderKind info;
+  ImageTower (*image)(const EncoderSpec&);
+  TextTower (*text)(const EncoderSpec&, const TextRequest&);
+};
+
+const std::vector<Entry>& registry() {
+  static const std::vector<Entry> entries{
+      {{"vit", EncoderSide::Poster, true, "Hugging Face ViTModel folder (e.g. google/vit-base-patch16-224)"},
+       vit_tower, nullptr},
+      {{"bert", EncoderSide::Intro, true, "Hugging Face BertModel folder with vocab.txt (e.g. bert-base-uncased)"},
+       nullptr, bert_tower},
+      {{"clip", EncoderSide::Both, true, "Hugging Face CLIPModel folder; the matching tower is used"},
+       clip_image_tower, clip_text_tower},
+      {{"resnet", EncoderSide::Poster, true, "torchvision ResNet (18/34/50/101/152) as safetensors"}, resnet_tower,
+       nullptr},
+      {{"mobilenet_v2", EncoderSide::Poster, true, "torchvision or ImageNet MobileNetV2 as safetensors"},
+       mobilenet_v2_tower, nullptr},
+      {{"glove", EncoderSide::Intro, true, "word vectors (GloVe layout), mean-pooled"}, nullptr, glove_tower},
+      {{"tiny_cnn", EncoderSide::Poster, false, "small ResNet trained from scratch (64×64 input)"}, tiny_cnn_tower,
+       nullptr},
+      {{"tiny_text", EncoderSide::Intro, false,
+        "mean-pooled sentencepiece vectors, vocabulary learnt from the training intros"},
+       nullptr, tiny_text_tower}};
+  return entries;
+}
+
+const Entry& entry_of(const EncoderSpec& spec) {
+  for (const auto& entry : registry())
+    if (spec.kind == entry.info.name) return entry;
+  EncoderSpec::parse(spec.kind);  // throws the message listing every kind
+  fail(ErrorKind::InvalidArgument, "unknown encoder kind '{}'", spec.kind);
+}
+
+/// "vit, clip, resnet, mobilenet_v2 or tiny_cnn": the kinds that can serve `side`.
+std::string kinds_for(EncoderSide side) {
+  std::vector<std::string> names;
+  for (const auto& entry : registry())
+    if (side == EncoderSide::Poster ? entry.image != nullptr : entry.text != nullptr) names.push_back(entry.info.name);
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  return out;
+}
+
 }  // namespace
 
 ImageTower build_image_tower(const EncoderSpec& spec, std::uint64_t seed) {
-  torch::manual_seed(seed);
-  ImageTower tower;
-  tower.pretrained = !spec.path.empty();
-  if (spec.kind == "tiny_cnn") {
-    tower.encoder = std::make_shared<nn::ResNetImpl>(nn::ResNetConfig::tiny());
-    tower.preprocess = ImagePreprocess::vit();
-    tower.preprocess.size = tower.preprocess.resize_to = kTinyImageSize;
-  } else if (spec.kind == "vit") {
-    tower.encoder = nn::load_vit(spec.path);
-    tower.preprocess = vit_preprocess(spec.path);
-  } else if (spec.kind == "clip") {
-    tower.encoder = nn::load_clip_vision(spec.path);
-    tower.preprocess = ImagePreprocess::clip();
-    tower.preprocess.size = tower.preprocess.resize_to = clip_image_size(spec.path);
-  } else if (spec.kind == "resnet") {
-    tower.encoder = nn::load_resnet(spec.path).ptr();
-    tower.preprocess = ImagePreprocess::imagenet();
-  } else if (spec.kind == "mobilenet_v2") {
-    tower.encoder = nn::load_mobilenet_v2(spec.path).ptr();
-    tower.preprocess = ImagePreprocess::mobilenet_v2_tf();
-  } else {
-    fail(ErrorKind::InvalidArgument, "'{}' is not a poster encoder (use vit, clip, resnet, mobilenet_v2 or tiny_cnn)",
-         spec.to_string());
+  const auto& entry = entry_of(spec);
+  if (entry.image == nullptr) {
+    fail(ErrorKind::InvalidArgument, "'{}' is not a poster encoder (use {})", spec.to_string(),
+         kinds_for(EncoderSide::Poster));
   }
+  SeededInit init(seed);
+  ImageTower tower = entry.image(spec);
+  tower.pretrained = !spec.path.empty();
   return tower;
 }
 
 TextTower build_text_tower(const EncoderSpec& spec, std::uint64_t seed, std::size_t max_tokens,
                            const std::string& tokenizer_model, const std::vector<std::string>* training_texts) {
-  torch::manual_seed(seed + 2);
-  TextTower tower;
-  tower.pretrained = !spec.path.empty();
-  if (spec.kind == "tiny_text") {
-    tower.max_tokens = max_tokens > 0 ? max_tokens : kTinyMaxTokens;
-    std::string model_bytes = tokenizer_model;
-    if (model_bytes.empty() && training_texts != nullptr) {
-      const auto scratch = fs::temp_directory_path() / fmt::format("clipmatch-spm-{}-{}.model", ::getpid(), seed);
-      text::train_sentencepiece(*training_texts, scratch.string(), kTinyVocabulary);
-      model_bytes = read_bytes(scratch.string());
-      fs::remove(scratch);
-    }
-    if (model_bytes.empty()) return tower;  // no vocabulary yet: built when training starts
-    auto tokenizer = std::make_shared<text::SentencePieceTokenizer>(
-        text::SentencePieceTokenizer::from_bytes(model_bytes, "tiny_text vocabulary"));
-    // A bag of learnt sentencepiece vectors, mean-pooled: on a few hundred intros a transformer trained from
-    // scratch memorises the training pairs (train R@1 0.3, held-out 0.017 in the demo), while the pooled
-    // bag of pieces has to learn what the words mean and generalises.
-    nn::WordVectorConfig config;
-    config.vocab_size = static_cast<std::int64_t>(tokenizer->vocab_size());
-    config.dim = kTinyTextWidth;
-    config.pooling = nn::WordPooling::Mean;
-    config.trainable = true;
-    tower.encoder = std::make_shared<nn::WordVectorEncoderImpl>(config);
-    tower.tokenizer = tokenizer;
-    tower.tokenizer_model = model_bytes;
-  } else if (spec.kind == "bert") {
-    tower.encoder = nn::load_bert(spec.path);
-    tower.tokenizer = bert_tokenizer(spec.path);
-    tower.max_tokens = max_tokens > 0 ? max_tokens : 128;
-  } else if (spec.kind == "clip") {
-    tower.encoder = nn::load_clip_text(spec.path);
-    tower.tokenizer = clip_tokenizer(spec.path);
-    tower.max_tokens = max_tokens > 0 ? max_tokens : text::ClipBpeTokenizer::kContextLength;
-  } else if (spec.kind == "glove") {
-    auto loaded = nn::load_word_vectors(spec.path, nn::WordPooling::Mean);
-    tower.encoder = loaded.encoder.ptr();
-    tower.tokenizer = loaded.tokenizer;
-    tower.max_tokens = max_tokens > 0 ? max_tokens : 256;
-  } else {
-    fail(ErrorKind::InvalidArgument, "'{}' is not an intro encoder (use bert, clip, glove or tiny_text)", spec.to_string());
+  const auto& entry = entry_of(spec);
+  if (entry.text == nullptr) {
+    fail(ErrorKind::InvalidArgument, "'{}' is not an intro encoder (use {})", spec.to_string(),
+         kinds_for(EncoderSide::Intro));
   }
+  SeededInit init(seed + 2);
+  TextTower tower = entry.text(spec, TextRequest{seed, max_tokens, tokenizer_model, training_texts});
+  tower.pretrained = !spec.path.empty();
   return tower;
 }
 
@@ -173,3 +255,16 @@ std::optional<double> pretrained_logit_scale(const EncoderSpec& spec) {
 }
 
 }  // namespace clipmatch::model
+
+namespace clipmatch {
+
+const std::vector<EncoderKind>& encoder_kinds() {
+  static const std::vector<EncoderKind> kinds = [] {
+    std::vector<EncoderKind> out;
+    for (const auto& entry : model::registry()) out.push_back(entry.info);
+    return out;
+  }();
+  return kinds;
+}
+
+}  // namespace clipmatch

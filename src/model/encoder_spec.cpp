@@ -2,30 +2,25 @@
 
 #include <clipmatch/model.hpp>
 
-#include <array>
-
 namespace clipmatch {
-
-namespace {
-constexpr std::array<const char*, 8> kKinds{"vit", "bert", "clip", "resnet", "mobilenet_v2", "glove", "tiny_cnn",
-                                            "tiny_text"};
-}
 
 EncoderSpec EncoderSpec::parse(const std::string& text) {
   EncoderSpec spec;
   const auto colon = text.find(':');
   spec.kind = text.substr(0, colon);
   if (colon != std::string::npos) spec.path = text.substr(colon + 1);
-  bool known = false;
-  for (const char* kind : kKinds) known = known || spec.kind == kind;
-  if (!known) {
-    fail(ErrorKind::InvalidArgument,
-         "unknown encoder kind '{}' in '{}' (expected vit, bert, clip, resnet, mobilenet_v2, glove, tiny_cnn or "
-         "tiny_text, optionally followed by :PATH)",
-         spec.kind, text);
+  const EncoderKind* kind = nullptr;
+  std::string known;
+  const auto& kinds = encoder_kinds();
+  for (std::size_t i = 0; i < kinds.size(); ++i) {
+    if (spec.kind == kinds[i].name) kind = &kinds[i];
+    known += (i == 0 ? "" : i + 1 == kinds.size() ? " or " : ", ") + std::string(kinds[i].name);
   }
-  const bool from_scratch = spec.kind == "tiny_cnn" || spec.kind == "tiny_text";
-  if (!from_scratch && spec.path.empty()) {
+  if (kind == nullptr) {
+    fail(ErrorKind::InvalidArgument, "unknown encoder kind '{}' in '{}' (expected {}, optionally followed by :PATH)",
+         spec.kind, text, known);
+  }
+  if (kind->needs_path && spec.path.empty()) {
     fail(ErrorKind::InvalidArgument, "encoder '{}' needs a checkpoint folder: write {}:PATH", spec.kind, spec.kind);
   }
   return spec;

@@ -5,6 +5,8 @@
 #include "model/tower_feed.hpp"
 
 #include "core/fail.hpp"
+#include "core/progress.hpp"
+#include "io/atomic_file.hpp"
 #include "eval/distance.hpp"
 #include "eval/outputs.hpp"
 #include "eval/splits.hpp"
@@ -30,6 +32,7 @@ EvaluationReport Model::evaluate(const Dataset& data, const std::string& out_dir
     intros.push_back(movie.intro);
     titles.push_back(movie.title.empty() ? fmt::format("row {}", movie.row) : movie.title);
   }
+  ProgressScope progress_scope(outputs.progress);
   torch::NoGradGuard no_grad;
   auto& m = *impl_;
   m.require_ready("evaluating");
@@ -63,7 +66,7 @@ EvaluationReport Model::evaluate(const Dataset& data, const std::string& out_dir
   report.cache_misses = stats.misses;
   if (out_dir.empty()) return report;
 
-  std::filesystem::create_directories(out_dir);
+  io::create_directories(out_dir, "evaluation output folder");
   const std::filesystem::path dir(out_dir);
   eval::write_metrics_json((dir / "metrics.json").string(), report.n, report.distance, report.splits);
   if (outputs.embeddings_npy) {

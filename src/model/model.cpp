@@ -5,7 +5,9 @@
 
 #include "core/autocast.hpp"
 #include "core/compute_threads.hpp"
+#include "core/progress.hpp"
 #include "core/fail.hpp"
+#include "core/seeded_init.hpp"
 #include "io/image_impl.hpp"
 
 #include <algorithm>
@@ -83,7 +85,7 @@ void Model::Impl::build_heads() {
          "use_pretrained_projection needs encoders with one shared feature width (image {}, text {})", image_dim,
          text_dim);
   }
-  torch::manual_seed(config.seed + 1);
+  SeededInit init(config.seed + 1);
   net->set_heads(ProjectionHead(image_dim, config.embed_dim, config.head, config.mlp_hidden, identity),
                  ProjectionHead(text_dim, config.embed_dim, config.head, config.mlp_hidden, identity));
   net->image_head->to(device);
@@ -98,10 +100,14 @@ text::TokenBatch Model::Impl::tokenize(const std::vector<std::string>& texts) co
   return text.tokenizer->encode_batch(texts, text.max_tokens, false);
 }
 
-torch::Tensor Model::Impl::encode_image_batch(const std::vector<std::string>& paths, std::int64_t top_k) const {
-  const auto pixels = load_pixels(paths).to(device, /*non_blocking=*/true);
+torch::Tensor Model::Impl::encode_pixel_batch(const torch::Tensor& pixels, std::int64_t top_k) const {
+  const auto on_device = pixels.to(device, /*non_blocking=*/true);
   CudaAutocast autocast(device, /*enabled=*/true);
-  return net->image_encoder->forward_lower(pixels, top_k);
+  return net->image_encoder->forward_lower(on_device, top_k);
+}
+
+torch::Tensor Model::Impl::encode_image_batch(const std::vector<std::string>& paths, std::int64_t top_k) const {
+  return encode_pixel_batch(load_pixels(paths), top_k);
 }
 
 torch::Tensor Model::Impl::encode_text_batch(const std::vector<std::string>& texts, std::int64_t top_k) const {
@@ -123,19 +129,29 @@ torch::Tensor Model::Impl::encode_text_batch(const std::vector<std::string>& tex
   return torch::constant_pad_nd(stage, {0, 0, 0, max_tokens - stage.size(1)});
 }
 
-torch::Tensor Model::Impl::image_features(const std::vector<std::string>& paths, std::size_t batch_size) const {
+torch::Tensor Model::Impl::image_features(std::size_t n, std::size_t batch_size, const PixelLoader& load) const {
+  if (n == 0) return torch::empty({0, net->image_encoder->feature_dim()}, torch::TensorOptions(device));
   model::EvalPass pass(*net->image_encoder);
-  return model::batched(paths.size(), batch_size, [&](std::size_t begin, std::size_t end) {
-    return encode_image_batch({paths.begin() + begin, paths.begin() + end}, 0);
+  Progress progress("encode posters", n, /*enabled=*/false);
+  return model::batched(n, batch_size, [&](std::size_t begin, std::size_t end) {
+    return encode_pixel_batch(load(begin, end), 0);
+  }, &progress);
+}
+
+torch::Tensor Model::Impl::image_features(const std::vector<std::string>& paths, std::size_t batch_size) const {
+  return image_features(paths.size(), batch_size, [&](std::size_t begin, std::size_t end) {
+    return load_pixels({paths.begin() + begin, paths.begin() + end});
   });
 }
 
 torch::Tensor Model::Impl::text_features(const std::vector<std::string>& texts, std::size_t batch_size) const {
   require_ready("encoding intros");
+  if (texts.empty()) return torch::empty({0, net->text_encoder->feature_dim()}, torch::TensorOptions(device));
   model::EvalPass pass(*net->text_encoder);
+  Progress progress("encode intros", texts.size(), /*enabled=*/false);
   return model::batched(texts.size(), batch_size, [&](std::size_t begin, std::size_t end) {
     return encode_text_batch({texts.begin() + begin, texts.begin() + end}, 0);
-  });
+  }, &progress);
 }
 
 torch::Tensor Model::Impl::embed_image_features(const torch::Tensor& features) const {
@@ -176,6 +192,7 @@ Model Model::create(const ModelConfig& config, Device device) {
   impl->net->set_logit_scale(t);
   impl->net->to(impl->device);
   impl->build_heads();
+  impl->net->eval();  // at rest in eval mode: const encoding then never switches modes (thread safety)
   return Model(std::move(impl));
 }
 
@@ -198,14 +215,48 @@ Matrix Model::intro_features(const std::vector<std::string>& intros, std::size_t
 }
 
 Embeddings Model::encode_posters(const std::vector<std::string>& image_paths, std::size_t batch_size) const {
+  EncodeOptions options;
+  options.batch_size = batch_size;
+  return encode_posters(image_paths, options);
+}
+
+Embeddings Model::encode_posters(const std::vector<std::string>& image_paths, const EncodeOptions& options) const {
   impl_->require_ready("encoding posters");
+  ProgressScope scope(options.progress);
   torch::NoGradGuard no_grad;
-  return model::to_matrix(impl_->embed_image_features(impl_->image_features(image_paths, batch_size)));
+  return model::to_matrix(impl_->embed_image_features(impl_->image_features(image_paths, options.batch_size)));
+}
+
+Embeddings Model::encode_poster_bytes(const std::vector<EncodedImage>& images, const EncodeOptions& options) const {
+  impl_->require_ready("encoding posters");
+  ProgressScope scope(options.progress);
+  torch::NoGradGuard no_grad;
+  const auto features = impl_->image_features(images.size(), options.batch_size, [&](std::size_t begin, std::size_t end) {
+    return io::preprocess_encoded({images.begin() + begin, images.begin() + end}, impl_->image.preprocess);
+  });
+  return model::to_matrix(impl_->embed_image_features(features));
+}
+
+Embeddings Model::encode_poster_pixels(const std::vector<PixelView>& images, const EncodeOptions& options) const {
+  impl_->require_ready("encoding posters");
+  ProgressScope scope(options.progress);
+  torch::NoGradGuard no_grad;
+  const auto features = impl_->image_features(images.size(), options.batch_size, [&](std::size_t begin, std::size_t end) {
+    return io::preprocess_pixels({images.begin() + begin, images.begin() + end}, impl_->image.preprocess);
+  });
+  return model::to_matrix(impl_->embed_image_features(features));
 }
 
 Embeddings Model::encode_intros(const std::vector<std::string>& intros, std::size_t batch_size) const {
+  EncodeOptions options;
+  options.batch_size = batch_size;
+  return encode_intros(intros, options);
+}
+
+Embeddings Model::encode_intros(const std::vector<std::string>& intros, const EncodeOptions& options) const {
+  ProgressScope scope(options.progress);
   torch::NoGradGuard no_grad;
-  return model::to_matrix(impl_->embed_text_features(impl_->text_features(intros, batch_size)));
+  return model::to_matrix(impl_->embed_text_features(impl_->text_features(intros, options.batch_size)));
 }
 
 }  // namespace clipmatch

@@ -6,6 +6,7 @@
 #include "model/model_state.hpp"
 
 #include "core/fail.hpp"
+#include "io/atomic_file.hpp"
 #include "io/image_impl.hpp"
 #include "io/torch_tensor.hpp"
 #include "train/content_hash.hpp"
@@ -64,7 +65,7 @@ void Model::Impl::save(const std::string& path) const {
   if (!image_encoder_trained) metadata["clipmatch.image_encoder_fingerprint"] = fingerprint(*net->image_encoder);
   if (!text_encoder_trained) metadata["clipmatch.text_encoder_fingerprint"] = fingerprint(*net->text_encoder);
   const auto parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
+  io::create_directories(parent, "checkpoint folder");
   write_safetensors(path, views, metadata);
 }
 

@@ -2,15 +2,17 @@
 
 #include "core/fail.hpp"
 
+#include <clipmatch/names.hpp>
+
 namespace clipmatch::model {
 
 nlohmann::json config_to_json(const ModelConfig& config) {
   return {{"image_encoder", config.image_encoder.to_string()},
           {"text_encoder", config.text_encoder.to_string()},
           {"embed_dim", config.embed_dim},
-          {"head", config.head == HeadKind::Linear ? "linear" : "mlp"},
+          {"head", to_name(config.head)},
           {"mlp_hidden", config.mlp_hidden},
-          {"temperature", config.temperature == TemperatureInit::Clip ? "clip" : "course"},
+          {"temperature", to_name(config.temperature)},
           {"max_text_tokens", config.max_text_tokens},
           {"use_pretrained_projection", config.use_pretrained_projection},
           {"seed", config.seed}};
@@ -22,12 +24,9 @@ ModelConfig config_from_json(const nlohmann::json& json, const std::string& wher
     config.image_encoder = EncoderSpec::parse(json.at("image_encoder").get<std::string>());
     config.text_encoder = EncoderSpec::parse(json.at("text_encoder").get<std::string>());
     config.embed_dim = json.at("embed_dim").get<std::int64_t>();
-    const auto head = json.at("head").get<std::string>();
-    if (head != "linear" && head != "mlp") fail(ErrorKind::Format, "head must be linear or mlp, got '{}'", head);
-    config.head = head == "linear" ? HeadKind::Linear : HeadKind::Mlp;
+    config.head = from_name<HeadKind>(json.at("head").get<std::string>(), "head");
     config.mlp_hidden = json.at("mlp_hidden").get<std::int64_t>();
-    config.temperature = json.at("temperature").get<std::string>() == "course" ? TemperatureInit::Course
-                                                                                : TemperatureInit::Clip;
+    config.temperature = from_name<TemperatureInit>(json.at("temperature").get<std::string>(), "temperature");
     config.max_text_tokens = json.at("max_text_tokens").get<std::int64_t>();
     config.use_pretrained_projection = json.at("use_pretrained_projection").get<bool>();
     config.seed = json.at("seed").get<std::uint64_t>();
@@ -35,7 +34,8 @@ ModelConfig config_from_json(const nlohmann::json& json, const std::string& wher
   } catch (const nlohmann::json::exception& e) {
     fail(ErrorKind::Format, "{}: bad model configuration: {}", where, e.what());
   } catch (const Error& e) {
-    fail(e.kind(), "{}: bad model configuration: {}", where, e.what());
+    fail(e.kind() == ErrorKind::InvalidArgument ? ErrorKind::Format : e.kind(), "{}: bad model configuration: {}", where,
+         e.what());
   }
 }
 

@@ -11,6 +11,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -68,13 +69,19 @@ struct Model::Impl {
   void build_heads();
   void require_ready(const char* what) const;
 
-  /// Raw encoder features, float32 on the model's device, in eval mode without gradients.
+  /// Preprocessed pixels [B,3,S,S] (CPU) of items [begin, end) of some poster source.
+  using PixelLoader = std::function<torch::Tensor(std::size_t begin, std::size_t end)>;
+
+  /// Raw encoder features, float32 on the model's device, in eval mode without gradients; the thread's progress
+  /// observer hears stage "encode posters" / "encode intros".
+  torch::Tensor image_features(std::size_t n, std::size_t batch_size, const PixelLoader& load) const;
   torch::Tensor image_features(const std::vector<std::string>& paths, std::size_t batch_size) const;
   torch::Tensor text_features(const std::vector<std::string>& texts, std::size_t batch_size) const;
   /// One batch through an encoder up to its split depth: forward_lower(inputs, top_k) (top_k 0 = the
   /// features), with bf16 autocast on CUDA; the caller holds the eval pass. Intro hidden states (top_k > 0)
   /// come zeroed past each intro's length and padded to max_tokens, one shape for every intro.
   torch::Tensor encode_image_batch(const std::vector<std::string>& paths, std::int64_t top_k) const;
+  torch::Tensor encode_pixel_batch(const torch::Tensor& pixels, std::int64_t top_k) const;
   torch::Tensor encode_text_batch(const std::vector<std::string>& texts, std::int64_t top_k) const;
   /// Decoded, preprocessed pixels of posters [N,3,S,S] on CPU (uses all cores).
   torch::Tensor load_pixels(const std::vector<std::string>& paths) const;

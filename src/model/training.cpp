@@ -11,6 +11,7 @@
 #include "core/autocast.hpp"
 #include "core/fail.hpp"
 #include "core/progress.hpp"
+#include "core/seeded_init.hpp"
 #include "eval/metrics_json.hpp"
 #include "eval/splits.hpp"
 #include "io/atomic_file.hpp"
@@ -18,11 +19,14 @@
 #include "train/loss.hpp"
 #include "train/optim.hpp"
 
+#include <clipmatch/log.hpp>
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <tuple>
 #include <unordered_map>
 
 namespace clipmatch {
@@ -78,16 +82,31 @@ std::map<std::string, torch::Tensor> snapshot(const torch::nn::Module& module) {
   return out;
 }
 
+/// The tensors training may change: trainable parameters and every buffer (BatchNorm statistics).
+std::map<std::string, torch::Tensor> snapshot_trainable(const torch::nn::Module& module) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& item : module.named_parameters(true))
+    if (item.value().requires_grad()) out[item.key()] = item.value().detach().clone();
+  for (const auto& item : module.named_buffers(true)) out[item.key()] = item.value().detach().clone();
+  return out;
+}
+
+/// Copies back every tensor `state` holds (a snapshot of all or of the trainable part).
 void restore(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& state) {
   torch::NoGradGuard no_grad;
-  for (auto& item : module.named_parameters(true)) item.value().copy_(state.at(item.key()));
-  for (auto& item : module.named_buffers(true)) item.value().copy_(state.at(item.key()));
+  for (auto& item : module.named_parameters(true)) {
+    if (const auto it = state.find(item.key()); it != state.end()) item.value().copy_(it->second);
+  }
+  for (auto& item : module.named_buffers(true)) {
+    if (const auto it = state.find(item.key()); it != state.end()) item.value().copy_(it->second);
+  }
 }
 
 }  // namespace
 
 TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
   validate(options);
+  ProgressScope progress_scope(options.progress);
   auto& m = *impl_;
   const auto start = std::chrono::steady_clock::now();
   const auto n = static_cast<std::int64_t>(data.movies.size());
@@ -96,8 +115,7 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
   if (train_rows.empty()) {
     for (std::int64_t i = 0; i < n; ++i) train_rows.push_back(i);
   }
-  fs::create_directories(options.run_dir);
-  torch::manual_seed(options.seed);
+  io::create_directories(options.run_dir, "run folder");
 
   std::vector<std::string> posters, intros;
   for (const auto& movie : data.movies) {
@@ -141,6 +159,13 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
                                     options.unfreeze_top_text < 0 ? options.unfreeze_top : options.unfreeze_top_text);
   configure_encoder(m.net->image_encoder, image_top);
   configure_encoder(m.net->text_encoder, text_top);
+  // Whatever stops training early (a cancel, an error) leaves a usable model: the best epoch reached, else the
+  // weights and bookkeeping it started from, and eval mode.
+  const auto initial_state = snapshot_trainable(*m.net);
+  const auto initial_tuned = std::pair{m.image_tuned, m.text_tuned};
+  const auto initial_trained = std::pair{m.image_encoder_trained, m.text_encoder_trained};
+  std::map<std::string, torch::Tensor> best_state;
+  try {
   m.image_tuned = {image_top, std::nullopt};
   m.text_tuned = {text_top, std::nullopt};
   if (model::feed_stage(image_top, m.net->image_encoder->num_blocks()) == model::FeedStage::Lower)
@@ -222,17 +247,19 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
   auto generator_seed = options.seed;
   double best_score = -1;
   int epochs_without_improvement = 0;
-  std::map<std::string, torch::Tensor> best_state;
   std::int64_t step = 0;
   set_training_modes();
+  Progress steps("train", static_cast<std::size_t>(total_steps), /*enabled=*/false);
 
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
-    torch::manual_seed(generator_seed + static_cast<std::uint64_t>(epoch));
-    const auto order = train_index.index_select(0, torch::randperm(n_train, torch::kInt64));
+    // The shuffle has a generator of its own per epoch: the same order as manual_seed(seed + epoch) gave, with
+    // no global state touched.
+    const auto order = train_index.index_select(
+        0, torch::randperm(n_train, make_generator(generator_seed + static_cast<std::uint64_t>(epoch)), torch::kInt64));
     double loss_sum = 0;
     Progress progress(fmt::format("epoch {}/{}", epoch, options.epochs), static_cast<std::size_t>(steps_per_epoch),
-                      options.verbose && encoders_run);
+                      options.verbose && encoders_run, /*observed=*/false);
     for (std::int64_t s = 0; s < steps_per_epoch; ++s, ++step) {
       if (cosine) cosine->apply(step);
       const auto rows = order.slice(0, s * batch_size, (s + 1) * batch_size);
@@ -267,6 +294,7 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
       }
       loss_sum += loss.item<double>();
       progress.advance(1);
+      steps.advance(1);
     }
     progress.finish();
 
@@ -302,9 +330,10 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
       }
       if (options.verbose) {
         const auto& shown = log.splits.count("heldout") ? log.splits.at("heldout") : log.splits.at("train");
-        fmt::print(stderr, "epoch {:>3}  loss {:.4f}  scale {:.1f}  {} R@1 p→i {:.3f} i→p {:.3f}  ({:.1f} s)\n", epoch,
-                   log.train_loss, log.temperature, log.splits.count("heldout") ? "held-out" : "train",
-                   shown.poster_to_intro.r1, shown.intro_to_poster.r1, log.seconds);
+        log_message(LogLevel::Info,
+                    fmt::format("epoch {:>3}  loss {:.4f}  scale {:.1f}  {} R@1 p→i {:.3f} i→p {:.3f}  ({:.1f} s)", epoch,
+                                log.train_loss, log.temperature, log.splits.count("heldout") ? "held-out" : "train",
+                                shown.poster_to_intro.r1, shown.intro_to_poster.r1, log.seconds));
       }
     }
     report.history.push_back(log);
@@ -317,6 +346,17 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
   m.net->eval();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
+  } catch (...) {
+    if (!best_state.empty()) {
+      restore(*m.net, best_state);
+    } else {
+      restore(*m.net, initial_state);
+      std::tie(m.image_tuned, m.text_tuned) = initial_tuned;
+      std::tie(m.image_encoder_trained, m.text_encoder_trained) = initial_trained;
+    }
+    m.net->eval();
+    throw;
+  }
 }
 
 }  // namespace clipmatch

@@ -142,6 +142,11 @@ torch::Tensor MobileNetV2Impl::features_modules(torch::Tensor x, std::int64_t be
   return x;
 }
 
+void MobileNetV2Impl::ensure_fused() {
+  std::lock_guard<std::mutex> lock(fused_mutex_);
+  if (!fused_cache_.is_current(*this)) build_fused();
+}
+
 void MobileNetV2Impl::build_fused() {
   fused_blocks_.clear();
   for (const auto& child : *features_) {
@@ -162,7 +167,7 @@ void MobileNetV2Impl::build_fused() {
 }
 
 torch::Tensor MobileNetV2Impl::features_fused(torch::Tensor x, std::int64_t begin, std::int64_t end) {
-  if (!fused_cache_.is_current(*this)) build_fused();
+  ensure_fused();
   x = x.contiguous(at::MemoryFormat::ChannelsLast);
   for (std::int64_t b = begin; b < end; ++b) {
     const FusedBlock& block = fused_blocks_[static_cast<std::size_t>(b)];

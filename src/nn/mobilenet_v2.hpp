@@ -10,6 +10,8 @@
 #include "nn/encoder.hpp"
 #include "nn/fused_conv.hpp"
 
+#include <mutex>
+
 #include <torch/torch.h>
 
 #include <array>
@@ -98,6 +100,9 @@ class MobileNetV2Impl : public ImageEncoderImpl {
   bool use_fused(std::int64_t begin, std::int64_t end, const torch::Tensor& input) const;
   void check_pixels(const torch::Tensor& pixel_values) const;
   void build_fused();
+  /// Builds the folded copies when the weights changed since the last build. Under a lock: concurrent
+  /// inference calls (a model encoding from several threads) may arrive here together.
+  void ensure_fused();
 
   struct FusedBlock {
     std::vector<FusedConv> convs;  // ReLU6 after each but the last (blocks) or after the only one (stem/head)
@@ -110,6 +115,7 @@ class MobileNetV2Impl : public ImageEncoderImpl {
   torch::nn::Sequential classifier_{nullptr};  // [Dropout(0.2), Linear]: torchvision names it classifier.1
 
   bool fast_inference_ = true;
+  std::mutex fused_mutex_;
   FusedConvCache fused_cache_;
   std::vector<FusedBlock> fused_blocks_;
 };

@@ -177,6 +177,11 @@ torch::Tensor ResNetImpl::stages_modules(torch::Tensor x, std::int64_t begin, st
   return x;
 }
 
+void ResNetImpl::ensure_fused() {
+  std::lock_guard<std::mutex> lock(fused_mutex_);
+  if (!fused_cache_.is_current(*this)) build_fused();
+}
+
 void ResNetImpl::build_fused() {
   fused_stem_ = fuse_conv_bn(conv1_, bn1_);
   fused_stages_.clear();
@@ -206,12 +211,12 @@ void ResNetImpl::build_fused() {
 }
 
 torch::Tensor ResNetImpl::stem_fused(const torch::Tensor& x) {
-  if (!fused_cache_.is_current(*this)) build_fused();
+  ensure_fused();
   return torch::max_pool2d(fused_stem_(x.contiguous(at::MemoryFormat::ChannelsLast)).relu_(), 3, 2, 1);
 }
 
 torch::Tensor ResNetImpl::stages_fused(torch::Tensor x, std::int64_t begin, std::int64_t end) {
-  if (!fused_cache_.is_current(*this)) build_fused();
+  ensure_fused();
   x = x.contiguous(at::MemoryFormat::ChannelsLast);
   for (std::int64_t i = begin; i < end; ++i) {
     for (const auto& block : fused_stages_[static_cast<std::size_t>(i)]) {

@@ -8,6 +8,8 @@
 #include "nn/encoder.hpp"
 #include "nn/fused_conv.hpp"
 
+#include <mutex>
+
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -84,6 +86,9 @@ class ResNetImpl : public ImageEncoderImpl {
   bool use_fused(bool with_stem, std::int64_t begin, std::int64_t end, const torch::Tensor& input) const;
   void check_pixels(const torch::Tensor& pixel_values) const;
   void build_fused();
+  /// Builds the folded copies when the weights changed since the last build. Under a lock: concurrent
+  /// inference calls (a model encoding from several threads) may arrive here together.
+  void ensure_fused();
 
   struct FusedBlock {
     FusedConv conv1, conv2, conv3, downsample;
@@ -97,6 +102,7 @@ class ResNetImpl : public ImageEncoderImpl {
   torch::nn::Linear fc_{nullptr};
 
   bool fast_inference_ = true;
+  std::mutex fused_mutex_;
   FusedConvCache fused_cache_;
   FusedConv fused_stem_;
   std::vector<std::vector<FusedBlock>> fused_stages_;

@@ -1,6 +1,9 @@
 #include "train/feature_cache.hpp"
 
 #include "core/fail.hpp"
+#include "io/atomic_file.hpp"
+
+#include <clipmatch/log.hpp>
 
 #include <clipmatch/safetensors.hpp>
 
@@ -36,13 +39,13 @@ void FeatureCache::load() {
     // A damaged cache costs a re-encode, never a failed run: start empty and overwrite it on save.
     keys_.clear();
     features_ = torch::Tensor();
-    fmt::print(stderr, "clipmatch: ignoring unreadable feature cache {}: {}\n", path.string(), e.what());
+    log_message(LogLevel::Warning, fmt::format("clipmatch: ignoring unreadable feature cache {}: {}", path.string(), e.what()));
   }
 }
 
 void FeatureCache::save() const {
   if (dir_.empty() || keys_.empty()) return;
-  std::filesystem::create_directories(dir_);
+  io::create_directories(dir_, "feature cache folder");
   static_assert(sizeof(ContentKey) == 2 * sizeof(std::int64_t), "ContentKey must be two 64-bit words");
   const auto features = features_.contiguous();
   std::vector<TensorView> tensors(2);

@@ -7,8 +7,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-"$cli" --help | grep -q "synth" || fail "help lists no subcommands"
-"$cli" synth --out "$work/data" --n 48 --seed 5 >/dev/null
+"$cli" --help | grep -q "synthesize-dataset" || fail "help lists no subcommands"
+"$cli" synthesize-dataset --out "$work/data" --n 48 --seed 5 >/dev/null
 [ "$(wc -l < "$work/data/train.txt")" -gt 0 ] || fail "empty train.txt"
 
 "$cli" train --data "$work/data" --out "$work/run" --freeze full --epochs 2 --batch-size 16 --lr 2e-3 \

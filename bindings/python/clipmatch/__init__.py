@@ -1,19 +1,53 @@
 """clipmatch — match movie posters to their synopses, CLIP-style.
 
-A thin Python face over the C++ library: ``Model`` encodes posters and intros into L2-normalised
-embeddings (NumPy float32 arrays), trains, evaluates and saves; ``distance_matrix`` compares embeddings;
-``load_dataset`` and ``generate_synthetic`` read and write dataset folders. Errors raise ``clipmatch.Error``
-with a message naming the file, row or field.
+A thin Python face over the C++ library (LibTorch inside, no PyTorch needed):
+
+* ``Model`` encodes posters (files, encoded bytes or NumPy pixels) and intros into L2-normalised embeddings
+  (NumPy float32 arrays), trains, evaluates and saves; ``Model.load`` reads a checkpoint or a run folder.
+* ``distance_matrix`` compares two embedding matrices; ``top_k`` finds nearest neighbours in bounded memory.
+* ``load_dataset`` reads a dataset folder; ``synthesize_dataset`` writes a synthetic one.
+* ``ModelConfig`` / ``TrainOptions`` hold settings; text-valued options take the names ``names(kind)`` lists,
+  and ``encoder_kinds()`` lists the encoders.
+* ``set_log_callback`` routes the library's messages (e.g. one line per epoch) to Python.
+
+Errors raise ``clipmatch.Error`` with a message naming the file, row or field; a progress callback returning
+False raises ``clipmatch.Cancelled`` (a subclass). Long calls release the GIL and can be interrupted with
+Ctrl-C (KeyboardInterrupt), leaving the model usable.
 """
 from ._clipmatch import (  # noqa: F401
+    Cancelled,
+    Dataset,
     Error,
     Model,
     ModelConfig,
     TrainOptions,
+    build_info,
     distance_matrix,
-    generate_synthetic,
+    encoder_kinds,
     load_dataset,
+    names,
+    set_log_callback,
+    synthesize_dataset,
+    top_k,
     version,
 )
 
 __version__ = version()
+
+__all__ = [
+    "Cancelled",
+    "Dataset",
+    "Error",
+    "Model",
+    "ModelConfig",
+    "TrainOptions",
+    "build_info",
+    "distance_matrix",
+    "encoder_kinds",
+    "load_dataset",
+    "names",
+    "set_log_callback",
+    "synthesize_dataset",
+    "top_k",
+    "version",
+]

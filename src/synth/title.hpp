@@ -2,7 +2,7 @@
 // vocabulary, so a title never hints at the poster.
 #pragma once
 
-#include "io/synth/random.hpp"
+#include "synth/random.hpp"
 
 #include <string>
 

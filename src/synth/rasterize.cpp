@@ -1,4 +1,4 @@
-#include "io/synth/rasterize.hpp"
+#include "synth/rasterize.hpp"
 
 #include <algorithm>
 #include <cmath>

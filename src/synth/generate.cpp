@@ -1,14 +1,14 @@
-// generate_synthetic: samples scenes, draws and encodes the posters, writes the intros and the split.
+// synthesize_dataset: samples scenes, draws and encodes the posters, writes the intros and the split.
 #include <clipmatch/dataset.hpp>
 #include <clipmatch/synth.hpp>
 
 #include "core/fail.hpp"
 #include "core/progress.hpp"
 #include "io/atomic_file.hpp"
-#include "io/synth/intro.hpp"
-#include "io/synth/rasterize.hpp"
-#include "io/synth/scene.hpp"
-#include "io/synth/title.hpp"
+#include "synth/intro.hpp"
+#include "synth/rasterize.hpp"
+#include "synth/scene.hpp"
+#include "synth/title.hpp"
 
 #include <stb/stb_image_write.h>
 
@@ -83,7 +83,7 @@ std::size_t vocabulary_size(const std::vector<Movie>& movies) {
 
 }  // namespace
 
-SynthReport generate_synthetic(const SynthOptions& options) {
+SynthReport synthesize_dataset(const SynthOptions& options) {
   validate(options);
   const auto start = std::chrono::steady_clock::now();
   const fs::path root = fs::absolute(options.out).lexically_normal();
@@ -93,7 +93,7 @@ SynthReport generate_synthetic(const SynthOptions& options) {
 
   Dataset dataset;
   dataset.root = root.string();
-  Progress progress("synth posters", options.n, options.show_progress);
+  Progress progress("synthesize posters", options.n, options.show_progress);
   for (std::size_t i = 0; i < options.n; ++i) {
     // Each movie draws from its own stream, so movie i does not depend on how the others were drawn.
     synth::Rng rng(synth::stream_seed(options.seed, i));

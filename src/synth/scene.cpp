@@ -1,4 +1,4 @@
-#include "io/synth/scene.hpp"
+#include "synth/scene.hpp"
 
 namespace clipmatch::synth {
 

@@ -1,3 +1,5 @@
+// clipmatch synthesize-dataset: the synthetic poster/intro generator (C++ synthesize_dataset, C
+// clipmatch_synthesize_dataset, Python clipmatch.synthesize_dataset).
 #include "commands.hpp"
 
 #include <clipmatch/error.hpp>
@@ -24,9 +26,9 @@ void parse_size(const std::string& text, int& width, int& height) {
 
 }  // namespace
 
-void register_synth(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("synth", "Write a procedurally drawn poster/intro dataset (movies.csv, "
-                                          "train.txt, posters/)");
+void register_synthesize_dataset(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand("synthesize-dataset", "Write a procedurally drawn poster/intro dataset (movies.csv, "
+                                                       "train.txt, posters/)");
   static SynthOptions options;
   static std::string size = fmt::format("{}x{}", options.width, options.height);
   cmd->add_option("--out", options.out, "Output dataset folder")->required();
@@ -40,7 +42,7 @@ void register_synth(CLI::App& app, Action& action) {
     action = [] {
       parse_size(size, options.width, options.height);
       options.show_progress = true;
-      const SynthReport report = generate_synthetic(options);
+      const SynthReport report = synthesize_dataset(options);
       fmt::print("wrote {} movies ({} train, {} held out) to {} in {:.2f} s; {} distinct intros, {} distinct words\n",
                  report.movies, report.train, report.movies - report.train, report.folder, report.seconds,
                  report.distinct_intros, report.vocabulary);

@@ -4,8 +4,8 @@
 // single keyword gives the poster away.
 #pragma once
 
-#include "io/synth/random.hpp"
-#include "io/synth/scene.hpp"
+#include "synth/random.hpp"
+#include "synth/scene.hpp"
 
 #include <string>
 #include <vector>

@@ -1,4 +1,4 @@
-#include "io/synth/title.hpp"
+#include "synth/title.hpp"
 
 #include <vector>
 

@@ -1,4 +1,4 @@
-#include "io/synth/intro.hpp"
+#include "synth/intro.hpp"
 
 #include <array>
 #include <cctype>

@@ -1,7 +1,7 @@
 // What a synthetic poster shows, as discrete attributes the intro can name and the rasterizer can draw.
 #pragma once
 
-#include "io/synth/random.hpp"
+#include "synth/random.hpp"
 
 #include <array>
 #include <cstdint>

@@ -1,7 +1,7 @@
 // Draws a Scene into an RGB image: flat colours, shapes antialiased by 4×4 supersampling, no text.
 #pragma once
 
-#include "io/synth/scene.hpp"
+#include "synth/scene.hpp"
 
 #include <cstdint>
 #include <vector>
