@@ -344,3 +344,20 @@ TEST_CASE("the docs name every enumeration value and encoder kind", "[embedding]
   for (const auto& e : enum_names<DistanceKind>()) CHECK(mentioned(e.name));
   for (const auto& e : enum_names<Device>()) CHECK(mentioned(e.name));
 }
+
+TEST_CASE("posters encode before training, intros wait for tiny_text's vocabulary", "[embedding]") {
+  TempDir dir;
+  const auto data = synthetic_dataset(dir, 40, 8);
+  ModelConfig config;
+  config.embed_dim = 12;
+  config.seed = 6;
+  const auto model = Model::create(config, Device::Cpu);
+  const auto posters = posters_of(data);
+  const Matrix a = model.encode_posters({posters[0], posters[1]});
+  CHECK(a.rows() == 2);
+  CHECK(a.cols() == 12);
+  CHECK(std::abs(a.row(0).norm() - 1.0f) < 1e-5f);
+  CHECK(same(Model::create(config, Device::Cpu).encode_posters({posters[0], posters[1]}), a));  // seeded
+  CHECK_THROWS_WITH(model.encode_intros({"a red circle"}), Catch::Contains("no vocabulary yet"));
+  CHECK(model.encode_posters(std::vector<std::string>{}).rows() == 0);
+}

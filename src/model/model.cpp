@@ -22,10 +22,9 @@ void MatchNetImpl::set_text_encoder(const std::shared_ptr<nn::TextEncoderImpl>& 
   text_encoder = register_module("text_encoder", encoder);
 }
 
-void MatchNetImpl::set_heads(ProjectionHead image, ProjectionHead text) {
-  image_head = register_module("image_head", std::move(image));
-  text_head = register_module("text_head", std::move(text));
-}
+void MatchNetImpl::set_image_head(ProjectionHead head) { image_head = register_module("image_head", std::move(head)); }
+
+void MatchNetImpl::set_text_head(ProjectionHead head) { text_head = register_module("text_head", std::move(head)); }
 
 void MatchNetImpl::set_logit_scale(double t) {
   if (!logit_scale.defined()) logit_scale = register_parameter("logit_scale", torch::zeros({}));
@@ -68,28 +67,37 @@ using model::MatchNet;
 using model::ProjectionHead;
 
 void Model::Impl::require_ready(const char* what) const {
-  if (!net->text_encoder || !net->image_head) {
+  if (!net->text_encoder || !net->text_head) {
     fail(ErrorKind::InvalidArgument,
          "{}: the intro encoder '{}' has no vocabulary yet; train the model first (or load a trained one)", what,
          config.text_encoder.to_string());
   }
 }
 
+// Both heads draw their initial weights from one stream seeded with seed + 1, the image head first. The image
+// head exists from the start (posters can be encoded before training); tiny_text's head comes once its
+// vocabulary exists, and replays the image head's draws first, so a seed gives the same heads either way.
 void Model::Impl::build_heads() {
-  if (!net->text_encoder || net->image_head) return;
   const bool identity = config.use_pretrained_projection;
   const auto image_dim = net->image_encoder->feature_dim();
-  const auto text_dim = net->text_encoder->feature_dim();
-  if (identity && image_dim != text_dim) {
+  auto make_image_head = [&] { return ProjectionHead(image_dim, config.embed_dim, config.head, config.mlp_hidden, identity); };
+  if (net->text_encoder && identity && image_dim != net->text_encoder->feature_dim()) {
     fail(ErrorKind::InvalidArgument,
          "use_pretrained_projection needs encoders with one shared feature width (image {}, text {})", image_dim,
-         text_dim);
+         net->text_encoder->feature_dim());
   }
-  SeededInit init(config.seed + 1);
-  net->set_heads(ProjectionHead(image_dim, config.embed_dim, config.head, config.mlp_hidden, identity),
-                 ProjectionHead(text_dim, config.embed_dim, config.head, config.mlp_hidden, identity));
-  net->image_head->to(device);
-  net->text_head->to(device);
+  if (!net->image_head) {
+    SeededInit init(config.seed + 1);
+    net->set_image_head(make_image_head());
+    net->image_head->to(device);
+  }
+  if (net->text_encoder && !net->text_head) {
+    SeededInit init(config.seed + 1);
+    make_image_head();  // replays the image head's draws
+    net->set_text_head(ProjectionHead(net->text_encoder->feature_dim(), config.embed_dim, config.head,
+                                      config.mlp_hidden, identity));
+    net->text_head->to(device);
+  }
 }
 
 torch::Tensor Model::Impl::load_pixels(const std::vector<std::string>& paths) const {
@@ -221,14 +229,12 @@ Embeddings Model::encode_posters(const std::vector<std::string>& image_paths, st
 }
 
 Embeddings Model::encode_posters(const std::vector<std::string>& image_paths, const EncodeOptions& options) const {
-  impl_->require_ready("encoding posters");
   ProgressScope scope(options.progress);
   torch::NoGradGuard no_grad;
   return model::to_matrix(impl_->embed_image_features(impl_->image_features(image_paths, options.batch_size)));
 }
 
 Embeddings Model::encode_poster_bytes(const std::vector<EncodedImage>& images, const EncodeOptions& options) const {
-  impl_->require_ready("encoding posters");
   ProgressScope scope(options.progress);
   torch::NoGradGuard no_grad;
   const auto features = impl_->image_features(images.size(), options.batch_size, [&](std::size_t begin, std::size_t end) {
@@ -238,7 +244,6 @@ Embeddings Model::encode_poster_bytes(const std::vector<EncodedImage>& images, c
 }
 
 Embeddings Model::encode_poster_pixels(const std::vector<PixelView>& images, const EncodeOptions& options) const {
-  impl_->require_ready("encoding posters");
   ProgressScope scope(options.progress);
   torch::NoGradGuard no_grad;
   const auto features = impl_->image_features(images.size(), options.batch_size, [&](std::size_t begin, std::size_t end) {

@@ -25,7 +25,8 @@ class MatchNetImpl : public torch::nn::Module {
   MatchNetImpl() = default;
   void set_image_encoder(const std::shared_ptr<nn::ImageEncoderImpl>& encoder);
   void set_text_encoder(const std::shared_ptr<nn::TextEncoderImpl>& encoder);
-  void set_heads(ProjectionHead image_head, ProjectionHead text_head);
+  void set_image_head(ProjectionHead head);
+  void set_text_head(ProjectionHead head);
   void set_logit_scale(double t);
   void ensure_logit_bias(double initial);
 
@@ -65,7 +66,7 @@ struct Model::Impl {
   };
   Tuned image_tuned, text_tuned;
 
-  /// Builds heads once both encoders exist (tiny_text gets its encoder when training starts).
+  /// Builds the heads whose encoders exist (tiny_text gets its encoder, and so its head, when training starts).
   void build_heads();
   void require_ready(const char* what) const;
 

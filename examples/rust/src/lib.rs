@@ -1122,16 +1122,7 @@ impl Model {
 
     /// Embeds posters given as image files (JPEG, PNG, BMP, GIF, TGA, PNM).
     pub fn encode_posters<P: AsRef<Path>>(&self, paths: &[P]) -> Result<Embeddings> {
-        let strings = paths
-            .iter()
-            .enumerate()
-            .map(|(i, p)| c_path(&format!("image_paths[{}]", i), p.as_ref()))
-            .collect::<Result<Vec<_>>>()?;
-        let ptrs = pointers(&strings);
-        // SAFETY: n valid strings; out holds out_len floats; &self calls are thread-safe per the header.
-        self.encode(paths.len(), |out, len| unsafe {
-            sys::clipmatch_encode_posters(self.raw.as_ptr(), ptrs.as_ptr(), ptrs.len(), out, len)
-        })
+        self.encode_posters_with(paths, &EncodeParams::default(), None)
     }
 
     /// [`encode_posters`](Model::encode_posters) with a batch size and a progress closure.
@@ -1148,7 +1139,8 @@ impl Model {
             .collect::<Result<Vec<_>>>()?;
         let ptrs = pointers(&strings);
         let model = self.raw.as_ptr();
-        // SAFETY: as in encode_posters; params outlive the call.
+        // SAFETY: n valid strings; out holds out_len floats; params outlive the call; &self calls are thread-safe
+        // per the header.
         self.encode_ex(paths.len(), options, progress, |params, out, len| unsafe {
             sys::clipmatch_encode_posters_ex(model, ptrs.as_ptr(), ptrs.len(), params, out, len)
         })
@@ -1156,16 +1148,7 @@ impl Model {
 
     /// Embeds intros (UTF-8 text).
     pub fn encode_intros<S: AsRef<str>>(&self, intros: &[S]) -> Result<Embeddings> {
-        let strings = intros
-            .iter()
-            .enumerate()
-            .map(|(i, s)| c_string(&format!("intros[{}]", i), s.as_ref()))
-            .collect::<Result<Vec<_>>>()?;
-        let ptrs = pointers(&strings);
-        // SAFETY: as in encode_posters.
-        self.encode(intros.len(), |out, len| unsafe {
-            sys::clipmatch_encode_intros(self.raw.as_ptr(), ptrs.as_ptr(), ptrs.len(), out, len)
-        })
+        self.encode_intros_with(intros, &EncodeParams::default(), None)
     }
 
     /// [`encode_intros`](Model::encode_intros) with a batch size and a progress closure.
@@ -1190,12 +1173,7 @@ impl Model {
 
     /// Embeds posters given as encoded image files held in memory.
     pub fn encode_poster_bytes<B: AsRef<[u8]>>(&self, data: &[B]) -> Result<Embeddings> {
-        let ptrs: Vec<*const c_void> = data.iter().map(|b| b.as_ref().as_ptr() as *const c_void).collect();
-        let sizes: Vec<usize> = data.iter().map(|b| b.as_ref().len()).collect();
-        // SAFETY: data[i] holds sizes[i] bytes; out holds out_len floats.
-        self.encode(data.len(), |out, len| unsafe {
-            sys::clipmatch_encode_poster_bytes(self.raw.as_ptr(), ptrs.as_ptr(), sizes.as_ptr(), ptrs.len(), out, len)
-        })
+        self.encode_poster_bytes_with(data, &EncodeParams::default(), None)
     }
 
     /// [`encode_poster_bytes`](Model::encode_poster_bytes) with a batch size and a progress closure.
@@ -1208,7 +1186,7 @@ impl Model {
         let ptrs: Vec<*const c_void> = data.iter().map(|b| b.as_ref().as_ptr() as *const c_void).collect();
         let sizes: Vec<usize> = data.iter().map(|b| b.as_ref().len()).collect();
         let model = self.raw.as_ptr();
-        // SAFETY: as in encode_poster_bytes.
+        // SAFETY: data[i] holds sizes[i] bytes; out holds out_len floats; params outlive the call.
         self.encode_ex(data.len(), options, progress, |params, out, len| unsafe {
             sys::clipmatch_encode_poster_bytes_ex(model, ptrs.as_ptr(), sizes.as_ptr(), ptrs.len(), params, out, len)
         })
