@@ -3,6 +3,8 @@
 
 #include "nn/checkpoint_shapes.hpp"
 
+#include <clipmatch/safetensors.hpp>
+
 #include <torch/torch.h>
 
 #include <string>
@@ -29,6 +31,29 @@ inline void perturb_batchnorms(torch::nn::Module& module) {
       bn->bias.uniform_(-0.3, 0.3);
     }
   }
+}
+
+/// Writes `model`'s parameters and buffers (minus `drop`, with `reshape` given a wrong shape) as safetensors.
+inline void save_module(torch::nn::Module& model, const std::string& path, const std::string& drop = "",
+                 const std::string& reshape = "") {
+  std::vector<torch::Tensor> keep;
+  std::vector<TensorView> views;
+  auto add = [&](const std::string& name, torch::Tensor tensor) {
+    if (name == drop) return;
+    tensor = tensor.detach().contiguous();
+    if (name == reshape) tensor = torch::cat({tensor.flatten(), tensor.flatten()});
+    keep.push_back(tensor);
+    TensorView view;
+    view.name = name;
+    view.dtype = tensor.scalar_type() == torch::kLong ? DType::I64 : DType::F32;
+    view.shape = tensor.sizes().vec();
+    view.data = tensor.data_ptr();
+    view.nbytes = tensor.nbytes();
+    views.push_back(view);
+  };
+  for (const auto& item : model.named_parameters()) add(item.key(), item.value());
+  for (const auto& item : model.named_buffers()) add(item.key(), item.value());
+  write_safetensors(path, views);
 }
 
 inline double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {

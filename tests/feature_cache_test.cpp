@@ -2,6 +2,8 @@
 #include "test_support.hpp"
 #include "train/feature_cache.hpp"
 
+#include <clipmatch/log.hpp>
+
 #include <fstream>
 
 using clipmatch::test::TempDir;
@@ -107,6 +109,48 @@ TEST_CASE("feature cache: a damaged cache file is ignored and rewritten", "[feat
   CacheStats after;
   FeatureCache(dir.path(), encoder_key).get_or_compute({hash_text("x")}, compute, &after);
   CHECK(after.hits == 1);
+}
+
+TEST_CASE("feature cache: a flipped byte or a truncated file is detected, reported once, recomputed", "[feature_cache]") {
+  TempDir dir;
+  const auto encoder_key = hash_text("encoder A");
+  CountingEncoder encoder{{1, 2, 3, 4}};
+  auto compute = [&](const std::vector<std::size_t>& rows) { return encoder(rows); };
+  const std::vector<ContentKey> keys{hash_text("a"), hash_text("b"), hash_text("c"), hash_text("d")};
+  FeatureCache cache(dir.path(), encoder_key);
+  cache.get_or_compute(keys, compute);
+  const auto path = cache.file();
+  const std::string original = clipmatch::test::read_all(path);
+
+  std::vector<std::string> warnings;
+  clipmatch::set_log_callback([&](clipmatch::LogLevel level, const std::string& message) {
+    if (level == clipmatch::LogLevel::Warning) warnings.push_back(message);
+  });
+  // Flip one byte inside the stored features: the third entry's first float (rows are 8 bytes).
+  std::string flipped = original;
+  const auto third = flipped.size() - 4 * 8 /*checksums*/ - 2 * 8 /*last two rows*/;
+  flipped[third - 1] = static_cast<char>(flipped[third - 1] ^ 0x40);
+  clipmatch::test::write_all(path, flipped);
+  encoder.calls = 0;
+  CacheStats stats;
+  const auto features = FeatureCache(dir.path(), encoder_key).get_or_compute(keys, compute, &stats);
+  CHECK(stats.misses == 1);  // only the damaged entry is recomputed
+  CHECK(encoder.calls == 1);
+  for (int i = 0; i < 4; ++i) CHECK(features[i][0].item<float>() == static_cast<float>(i + 1));
+  REQUIRE(warnings.size() == 1);
+  CHECK_THAT(warnings[0], Catch::Contains("1 of 4 entries fail their checksum"));
+  CacheStats healed;
+  FeatureCache(dir.path(), encoder_key).get_or_compute(keys, compute, &healed);
+  CHECK(healed.hits == 4);  // rewritten whole
+
+  // Truncated: the file cannot be read at all; reported once, every entry recomputed, file rewritten.
+  clipmatch::test::write_all(path, original.substr(0, original.size() - 20));
+  warnings.clear();
+  CacheStats truncated;
+  FeatureCache(dir.path(), encoder_key).get_or_compute(keys, compute, &truncated);
+  CHECK(truncated.misses == 4);
+  CHECK(warnings.size() == 1);
+  clipmatch::set_log_callback({});
 }
 
 TEST_CASE("content hashes distinguish content, salt and module weights", "[feature_cache]") {

@@ -6,6 +6,10 @@
 #include <clipmatch/error.hpp>
 #include <clipmatch/image.hpp>
 
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
 using namespace clipmatch;
 using clipmatch::test::max_abs_diff;
 
@@ -125,4 +129,29 @@ TEST_CASE("MobileNetV2 checkpoint problems are reported by tensor", "[mobilenet_
   } catch (const Error& error) {
     CHECK(std::string(error.what()).find("features.9") != std::string::npos);
   }
+}
+
+TEST_CASE("MobileNetV2 folders: NaN weights and a contradicting config.json are refused by name", "[mobilenet_v2]") {
+  test::TempDir dir;
+  torch::manual_seed(0);
+  nn::MobileNetV2 model(nn::MobileNetV2Config{});
+  const auto folder = dir.path() / "mnv2";
+  std::filesystem::create_directories(folder);
+  test::save_module(*model, (folder / "model.safetensors").string());
+  std::ofstream(folder / "config.json") << R"({"architecture": "mobilenet_v2", "feature_dim": 1280})";
+  CHECK(nn::load_mobilenet_v2(folder.string())->config().feature_dim() == 1280);
+
+  std::ofstream(folder / "config.json", std::ios::trunc) << R"({"architecture": "mobilenet_v2", "feature_dim": 2560})";
+  CHECK_THROWS_WITH(nn::load_mobilenet_v2(folder.string()),
+                    Catch::Contains("config.json") && Catch::Contains("'feature_dim' is 2560") && Catch::Contains("1280"));
+
+  std::filesystem::remove(folder / "config.json");
+  {
+    torch::NoGradGuard no_grad;
+    model->named_parameters()["features.3.conv.1.0.weight"][0][0][0][0] = std::nanf("");
+  }
+  test::save_module(*model, (folder / "model.safetensors").string());
+  CHECK_THROWS_WITH(nn::load_mobilenet_v2(folder.string()),
+                    Catch::Contains("model.safetensors") && Catch::Contains("features.3.conv.1.0.weight") &&
+                        Catch::Contains("NaN"));
 }

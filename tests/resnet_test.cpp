@@ -19,29 +19,6 @@ torch::Tensor run(nn::ResNet& model, const torch::Tensor& x, bool fast) {
   return model->forward(x);
 }
 
-/// Writes `model`'s parameters and buffers (minus `drop`, with `reshape` given a wrong shape) as safetensors.
-void save_module(torch::nn::Module& model, const std::string& path, const std::string& drop = "",
-                 const std::string& reshape = "") {
-  std::vector<torch::Tensor> keep;
-  std::vector<TensorView> views;
-  auto add = [&](const std::string& name, torch::Tensor tensor) {
-    if (name == drop) return;
-    tensor = tensor.detach().contiguous();
-    if (name == reshape) tensor = torch::cat({tensor.flatten(), tensor.flatten()});
-    keep.push_back(tensor);
-    TensorView view;
-    view.name = name;
-    view.dtype = tensor.scalar_type() == torch::kLong ? DType::I64 : DType::F32;
-    view.shape = tensor.sizes().vec();
-    view.data = tensor.data_ptr();
-    view.nbytes = tensor.nbytes();
-    views.push_back(view);
-  };
-  for (const auto& item : model.named_parameters()) add(item.key(), item.value());
-  for (const auto& item : model.named_buffers()) add(item.key(), item.value());
-  write_safetensors(path, views);
-}
-
 }  // namespace
 
 TEST_CASE("ResNet from scratch: config, folded fast path equals the module path", "[resnet]") {
@@ -179,7 +156,7 @@ TEST_CASE("ResNet checkpoint errors name the tensor", "[resnet]") {
   auto expect_error = [&](const std::string& drop, const std::string& reshape, const std::string& needle) {
     std::filesystem::remove_all(dir / "ckpt");
     std::filesystem::create_directories(dir / "ckpt");
-    save_module(*model, (dir / "ckpt" / "model.safetensors").string(), drop, reshape);
+    test::save_module(*model, (dir / "ckpt" / "model.safetensors").string(), drop, reshape);
     try {
       nn::load_resnet((dir / "ckpt").string());
       FAIL("no error for " << needle);
@@ -196,7 +173,7 @@ TEST_CASE("ResNet checkpoint errors name the tensor", "[resnet]") {
 
   // The intact checkpoint round-trips.
   std::filesystem::create_directories(dir / "ok");
-  save_module(*model, (dir / "ok" / "model.safetensors").string());
+  test::save_module(*model, (dir / "ok" / "model.safetensors").string());
   auto loaded = nn::load_resnet((dir / "ok").string());
   model->eval();
   const auto x = torch::randn({1, 3, 64, 64});

@@ -61,6 +61,7 @@ ResNet load_resnet(const std::string& folder) {
 MobileNetV2 load_mobilenet_v2(const std::string& folder) {
   double width_mult = 1.0;
   const fs::path config_path = fs::path(folder) / "config.json";
+  nlohmann::json declared;  // what config.json says of the shapes, checked against the tensors below
   if (fs::is_regular_file(config_path)) {
     std::ifstream stream(config_path);
     nlohmann::json config = nlohmann::json::parse(stream, nullptr, /*allow_exceptions=*/false);
@@ -77,9 +78,19 @@ MobileNetV2 load_mobilenet_v2(const std::string& folder) {
       }
       width_mult = config["width_mult"].get<double>();
     }
+    declared = config;
   }
   const auto reader = io::CheckpointReader::open(folder);
   MobileNetV2 model(MobileNetV2Config::infer(shapes_of(reader), width_mult));
+  // A config.json that contradicts the tensors is a broken folder, not a detail to ignore.
+  for (const auto& [field, actual] : {std::pair{"feature_dim", model->config().feature_dim()},
+                                      std::pair{"num_classes", model->config().num_classes}}) {
+    if (!declared.contains(field) || (std::string(field) == "num_classes" && actual == 0)) continue;
+    if (!declared[field].is_number_integer() || declared[field].get<std::int64_t>() != actual) {
+      fail(ErrorKind::Format, "{}: field '{}' is {} but the tensors in {} give {}", config_path.string(), field,
+           declared[field].dump(), folder, actual);
+    }
+  }
   load_conv_weights(*model, reader);
   model->eval();
   return model;

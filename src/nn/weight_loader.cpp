@@ -52,7 +52,12 @@ LoadReport load_weights(torch::nn::Module& module, const io::CheckpointReader& r
       fail(ErrorKind::Checkpoint, "{}: tensor '{}' has shape {} but '{}' expects {}", reader.path(), checkpoint_name,
            shape_string(view.shape), *target_name, shape_string(target->second.sizes()));
     }
-    target->second.copy_(reader.load(checkpoint_name));
+    const torch::Tensor value = reader.load(checkpoint_name);
+    // Caught here, a NaN names its tensor and file; caught later, it is only a non-finite gradient norm.
+    if (value.is_floating_point() && !torch::isfinite(value).all().item<bool>()) {
+      fail(ErrorKind::Checkpoint, "{}: tensor '{}' contains NaN or infinite values", reader.path(), checkpoint_name);
+    }
+    target->second.copy_(value);
     report.loaded.push_back(*target_name);
   }
   for (const auto& [name, tensor] : targets) {

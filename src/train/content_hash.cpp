@@ -71,4 +71,8 @@ ContentKey hash_module(const torch::nn::Module& module, const std::string& extra
   return hasher.digest();
 }
 
+std::uint64_t entry_checksum(const ContentKey& key, const void* row, std::size_t bytes) {
+  return XXH3_64bits_withSeed(row, bytes, key.high ^ (key.low * 0x9E3779B97F4A7C15ULL));
+}
+
 }  // namespace clipmatch::train

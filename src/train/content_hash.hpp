@@ -23,6 +23,8 @@ struct ContentKeyHash {
 ContentKey hash_file(const std::filesystem::path& path);
 /// Hash of a string, salted (e.g. with the tokenizer settings) so different pipelines never share entries.
 ContentKey hash_text(const std::string& text, const std::string& salt = {});
+/// 64-bit checksum of one feature-cache entry: its key and the bytes of its stored row.
+std::uint64_t entry_checksum(const ContentKey& key, const void* row, std::size_t bytes);
 /// Hash of every parameter and buffer of `module` (names, shapes and values) plus `extra` (preprocessing,
 /// pooling, split depth): identifies "the same encoder" across runs without trusting file names.
 ContentKey hash_module(const torch::nn::Module& module, const std::string& extra);

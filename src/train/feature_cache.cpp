@@ -21,25 +21,61 @@ std::filesystem::path FeatureCache::file() const {
   return dir_.empty() ? std::filesystem::path() : dir_ / (encoder_key_.hex() + ".safetensors");
 }
 
+namespace {
+
+constexpr const char* kFormat = "clipmatch-feature-cache-v2";  // v2: a checksum per entry
+
+/// Checksums of every entry: row i is keys[i] + the bytes of features[i].
+std::vector<std::int64_t> checksums_of(const std::vector<ContentKey>& keys, const torch::Tensor& features) {
+  std::vector<std::int64_t> out(keys.size());
+  const auto* base = static_cast<const std::uint8_t*>(features.data_ptr());
+  const std::size_t row_bytes = keys.empty() ? 0 : static_cast<std::size_t>(features.numel()) * sizeof(float) / keys.size();
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    out[i] = static_cast<std::int64_t>(entry_checksum(keys[i], base + i * row_bytes, row_bytes));
+  return out;
+}
+
+}  // namespace
+
 void FeatureCache::load() {
   const auto path = file();
   if (!std::filesystem::exists(path)) return;
   try {
     const auto st = SafetensorsFile::open(path.string());
+    if (const auto format = st.metadata().find("format"); format == st.metadata().end() || format->second != kFormat)
+      fail(ErrorKind::Format, "not a {} file (written by an older clipmatch?)", kFormat);
     const auto& keys = st.tensor("keys");
     const auto& features = st.tensor("features");
+    const auto& checksums = st.tensor("checksums");
     if (keys.dtype != DType::I64 || keys.shape.size() != 2 || keys.shape[1] != 2 || features.dtype != DType::F32 ||
-        features.shape.empty() || features.shape[0] != keys.shape[0]) {
+        features.shape.empty() || features.shape[0] != keys.shape[0] || checksums.dtype != DType::I64 ||
+        checksums.shape != std::vector<std::int64_t>{keys.shape[0]}) {
       fail(ErrorKind::Format, "unexpected tensor layout");
     }
-    keys_.resize(static_cast<std::size_t>(keys.shape[0]));
-    std::memcpy(keys_.data(), keys.data, keys.nbytes);  // ContentKey is two uint64, written the same way
-    features_ = torch::from_blob(const_cast<void*>(features.data), features.shape, torch::kFloat32).clone();
+    std::vector<ContentKey> stored(static_cast<std::size_t>(keys.shape[0]));
+    std::memcpy(stored.data(), keys.data, keys.nbytes);  // ContentKey is two uint64, written the same way
+    const auto all = torch::from_blob(const_cast<void*>(features.data), features.shape, torch::kFloat32);
+    const auto expected = checksums_of(stored, all);
+    const auto* found = static_cast<const std::int64_t*>(checksums.data);
+    // An entry whose checksum fails (a flipped byte) is dropped: it is recomputed like any miss, never used.
+    std::vector<std::int64_t> good;
+    for (std::size_t i = 0; i < stored.size(); ++i) {
+      if (expected[i] == found[i]) good.push_back(static_cast<std::int64_t>(i));
+    }
+    if (good.size() != stored.size()) {
+      log_message(LogLevel::Warning,
+                  fmt::format("clipmatch: feature cache {}: {} of {} entries fail their checksum; they are recomputed",
+                              path.string(), stored.size() - good.size(), stored.size()));
+    }
+    for (const auto i : good) keys_.push_back(stored[static_cast<std::size_t>(i)]);
+    features_ = good.empty() ? torch::Tensor()
+                             : all.index_select(0, torch::tensor(good, torch::kInt64)).clone();
   } catch (const Error& e) {
     // A damaged cache costs a re-encode, never a failed run: start empty and overwrite it on save.
     keys_.clear();
     features_ = torch::Tensor();
-    log_message(LogLevel::Warning, fmt::format("clipmatch: ignoring unreadable feature cache {}: {}", path.string(), e.what()));
+    log_message(LogLevel::Warning,
+                fmt::format("clipmatch: ignoring unreadable feature cache {}: {}", path.string(), e.what()));
   }
 }
 
@@ -48,12 +84,15 @@ void FeatureCache::save() const {
   io::create_directories(dir_, "feature cache folder");
   static_assert(sizeof(ContentKey) == 2 * sizeof(std::int64_t), "ContentKey must be two 64-bit words");
   const auto features = features_.contiguous();
-  std::vector<TensorView> tensors(2);
+  const auto checksums = checksums_of(keys_, features);
+  std::vector<TensorView> tensors(3);
   tensors[0] = TensorView{"keys", DType::I64, {static_cast<std::int64_t>(keys_.size()), 2}, keys_.data(),
                           keys_.size() * sizeof(ContentKey)};
   tensors[1] = TensorView{"features", DType::F32, features.sizes().vec(), features.data_ptr(),
                           static_cast<std::size_t>(features.numel()) * sizeof(float)};
-  write_safetensors(file().string(), tensors, {{"format", "clipmatch-feature-cache-v1"}});
+  tensors[2] = TensorView{"checksums", DType::I64, {static_cast<std::int64_t>(checksums.size())}, checksums.data(),
+                          checksums.size() * sizeof(std::int64_t)};
+  write_safetensors(file().string(), tensors, {{"format", kFormat}});
 }
 
 torch::Tensor FeatureCache::get_or_compute(const std::vector<ContentKey>& keys,

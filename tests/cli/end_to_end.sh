@@ -53,4 +53,10 @@ if "$cli" train --data "$work/data" --out "$work/r2" --image-encoder bogus 2> "$
   fail "train accepted an unknown encoder"
 fi
 grep -q "bogus" "$work/err2.txt" || fail "unknown encoder error does not name it"
+touch "$work/a-file"
+if "$cli" train --data "$work/data" --out "$work/a-file/run" --quiet > /dev/null 2> "$work/err3.txt"; then
+  fail "train wrote into a folder that cannot exist"
+fi
+grep -q "^clipmatch: error: run folder $work/a-file/run cannot be created" "$work/err3.txt" ||
+  fail "an uncreatable run folder is not reported plainly: $(cat "$work/err3.txt")"
 echo "cli end-to-end ok"
