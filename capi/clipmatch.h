@@ -258,6 +258,7 @@ typedef struct clipmatch_train_params {
   void* progress_user_data;
   clipmatch_epoch_callback on_epoch;    /* after every epoch */
   void* on_epoch_user_data;
+  int resume;                /* 1 = continue the run in run_dir from its last completed epoch (run_dir/resume.safetensors) */
 } clipmatch_train_params;
 
 CLIPMATCH_API void clipmatch_train_default_params_sized(clipmatch_train_params* out, size_t struct_size);

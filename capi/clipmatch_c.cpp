@@ -42,7 +42,7 @@ constexpr std::size_t end_of(Field Struct::*, std::size_t offset) {
 
 constexpr std::size_t kFirstSizeModel = CLIPMATCH_END_OF(clipmatch_model_params, device);
 constexpr std::size_t kFirstSizeEncode = CLIPMATCH_END_OF(clipmatch_encode_params, progress_user_data);
-constexpr std::size_t kFirstSizeTrain = CLIPMATCH_END_OF(clipmatch_train_params, on_epoch_user_data);
+constexpr std::size_t kFirstSizeTrain = CLIPMATCH_END_OF(clipmatch_train_params, resume);
 constexpr std::size_t kFirstSizeEval = CLIPMATCH_END_OF(clipmatch_eval_params, progress_user_data);
 constexpr std::size_t kFirstSizeMetrics = CLIPMATCH_END_OF(clipmatch_metrics, heldout);
 
@@ -258,6 +258,7 @@ clipmatch_train_params defaults_of_clipmatch_train_params() {
   p.progress_user_data = nullptr;
   p.on_epoch = nullptr;
   p.on_epoch_user_data = nullptr;
+  p.resume = defaults.resume;
   return p;
 }
 
@@ -525,6 +526,7 @@ clipmatch_status clipmatch_train(clipmatch_model* model, const char* dataset_dir
     options.use_cache = p.use_cache != 0;
     options.seed = p.seed;
     options.verbose = p.verbose != 0;
+    options.resume = p.resume != 0;
     options.progress = progress_of(p.progress, p.progress_user_data);
     if (p.on_epoch != nullptr) {
       options.on_epoch = [callback = p.on_epoch, user_data = p.on_epoch_user_data](const clipmatch::EpochLog& log) {

@@ -27,6 +27,10 @@ void check_preprocessed(const std::vector<float>& out, const clipmatch::ImagePre
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  // Known stb_image bugs that AddressSanitizer reports cannot be suppressed like UBSan's: while their id is listed
+  // in fuzz/known-checks.txt, tools/fuzz.sh has the inputs that reach them skipped, so that fuzzing goes on.
+  if (fuzz::check_skipped("stb-pnm-16bit-overread") && size >= 2 && data[0] == 'P' && (data[1] == '5' || data[1] == '6'))
+    return 0;
   clipmatch::DecodeOptions options;
   options.max_pixels = 4'000'000;
   options.alpha = size > 0 && (data[size - 1] & 1) ? clipmatch::AlphaMode::Drop : clipmatch::AlphaMode::CompositeOnWhite;

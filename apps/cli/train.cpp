@@ -73,6 +73,8 @@ void register_train(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_option("--cache-dir", args->options.cache_dir, "Feature cache folder [default: <run>/../.clipmatch-cache]");
   cmd->add_flag("--no-cache", args->no_cache, "Do not read or write the persistent feature cache");
+  cmd->add_flag("--resume", args->options.resume,
+                "Continue an interrupted run in --out from its last completed epoch (same options and data)");
   cmd->add_option("--seed", args->options.seed, "Seed of initialisation and shuffling")->capture_default_str();
   cmd->add_flag("--skip-bad-rows", args->skip_bad_rows, "Skip malformed dataset rows (counted) instead of failing");
   cmd->add_flag("--quiet", args->quiet, "No progress output");

@@ -649,7 +649,7 @@ PYBIND11_MODULE(_clipmatch, m) {
                        const std::string& loss, const std::string& freeze, int unfreeze_top, int unfreeze_top_text,
                        int early_stopping, py::object cache_dir, bool use_cache, std::uint64_t seed, bool verbose,
                        double plateau_factor, int plateau_patience, double genre_positive_weight,
-                       bool mixed_precision, int eval_every) {
+                       bool mixed_precision, int eval_every, bool resume) {
              TrainOptions o;
              o.run_dir = fspath(run_dir, "run_dir");
              o.epochs = epochs;
@@ -674,6 +674,7 @@ PYBIND11_MODULE(_clipmatch, m) {
              o.genre_positive_weight = genre_positive_weight;
              o.mixed_precision = mixed_precision;
              o.eval_every = eval_every;
+             o.resume = resume;
              return o;
            }),
            py::arg("run_dir"), py::kw_only(), py::arg("epochs") = train_defaults.epochs,
@@ -691,13 +692,14 @@ PYBIND11_MODULE(_clipmatch, m) {
            py::arg("plateau_patience") = train_defaults.plateau_patience,
            py::arg("genre_positive_weight") = train_defaults.genre_positive_weight,
            py::arg("mixed_precision") = train_defaults.mixed_precision,
-           py::arg("eval_every") = train_defaults.eval_every,
+           py::arg("eval_every") = train_defaults.eval_every, py::arg("resume") = train_defaults.resume,
            "run_dir: the run folder (checkpoints, epochs.jsonl, evaluation outputs). lr: heads and temperature; "
            "encoder_lr: unfrozen encoder blocks; warmup: fraction of steps; schedule: names('schedule'); "
            "grad_clip: max gradient norm (0 = off); loss: names('loss'); freeze: names('freeze'); unfreeze_top / "
            "unfreeze_top_text: trainable top blocks with freeze='top-k' (-1 = unfreeze_top); early_stopping: "
            "epochs without held-out improvement before stopping (0 = off); cache_dir: feature cache folder "
-           "('' = <run_dir>/../.clipmatch-cache); verbose: one line per epoch to the log sink.")
+           "('' = <run_dir>/../.clipmatch-cache); verbose: one line per epoch to the log sink; resume: continue the "
+           "interrupted run in run_dir from its last completed epoch.")
       .def_property(
           "run_dir", [](const TrainOptions& o) { return lenient_str(o.run_dir); },
           [](TrainOptions& o, py::object v) { o.run_dir = fspath(v, "run_dir"); }, "Run folder.")
@@ -723,14 +725,16 @@ PYBIND11_MODULE(_clipmatch, m) {
       .def_readwrite("plateau_patience", &TrainOptions::plateau_patience)
       .def_readwrite("genre_positive_weight", &TrainOptions::genre_positive_weight)
       .def_readwrite("mixed_precision", &TrainOptions::mixed_precision)
-      .def_readwrite("eval_every", &TrainOptions::eval_every);
+      .def_readwrite("eval_every", &TrainOptions::eval_every)
+      .def_readwrite("resume", &TrainOptions::resume,
+                     "Continue the run in run_dir from its last completed epoch (run_dir/resume.safetensors).");
   enum_property(train_options, "schedule", &TrainOptions::schedule, "Learning-rate schedule: names('schedule').");
   enum_property(train_options, "loss", &TrainOptions::loss, "Contrastive loss: names('loss').");
   enum_property(train_options, "freeze", &TrainOptions::freeze, "What trains of the encoders: names('freeze').");
   train_options.def("__repr__", [](py::object self) {
     static const char* fields[] = {"run_dir", "epochs", "batch_size", "lr", "encoder_lr", "weight_decay", "warmup",
                                    "schedule", "grad_clip", "loss", "freeze", "unfreeze_top", "unfreeze_top_text",
-                                   "early_stopping", "cache_dir", "use_cache", "seed", "verbose"};
+                                   "early_stopping", "cache_dir", "use_cache", "seed", "verbose", "resume"};
     std::string out = "TrainOptions(";
     bool first = true;
     for (const char* field : fields) {

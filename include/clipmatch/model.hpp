@@ -126,6 +126,10 @@ struct TrainOptions {
   bool use_cache = true;
   int eval_every = 1;
   std::uint64_t seed = 0;
+  /// Continue the run in run_dir from its last completed epoch (its resume.safetensors, written after every
+  /// epoch), ending with exactly the weights and metrics of an uninterrupted run; starts afresh when there is
+  /// none. Refused when the options, the model configuration or the data differ from the interrupted run's.
+  bool resume = false;
   bool verbose = false;               ///< progress lines and one line per epoch to the log sink (log.hpp)
   std::function<void(const EpochLog&)> on_epoch;  ///< optional observer, after every epoch
   /// Stages "encode posters" / "encode intros" (items, while filling the feature cache) and "train" (steps of

@@ -1,5 +1,6 @@
 #include "eval/metrics_json.hpp"
 
+#include "core/fail.hpp"
 #include "io/atomic_file.hpp"
 
 #include <array>
@@ -28,6 +29,24 @@ nlohmann::ordered_json split_json(const SplitMetrics& m) {
   j["poster_to_intro"] = retrieval_json(m.poster_to_intro);
   j["intro_to_poster"] = retrieval_json(m.intro_to_poster);
   return j;
+}
+
+SplitMetrics split_from_json(const nlohmann::json& json, const std::string& where) {
+  try {
+    auto direction = [](const nlohmann::json& d) {
+      return RetrievalMetrics{d.at("r1").get<double>(), d.at("r5").get<double>(), d.at("r10").get<double>(),
+                              d.at("median_rank").get<double>(), d.at("mean_rank").get<double>()};
+    };
+    SplitMetrics m;
+    m.n = json.at("n").get<std::size_t>();
+    m.acc_dim0 = json.at("acc_dim0").get<double>();
+    m.acc_dim1 = json.at("acc_dim1").get<double>();
+    m.poster_to_intro = direction(json.at("poster_to_intro"));
+    m.intro_to_poster = direction(json.at("intro_to_poster"));
+    return m;
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorKind::Format, "{}: bad split metrics: {}", where, e.what());
+  }
 }
 
 nlohmann::ordered_json metrics_to_json(std::size_t n, DistanceKind kind, const SplitMetricsMap& splits) {

@@ -13,6 +13,8 @@ namespace clipmatch::eval {
 /// Splits appear in the order all, train, heldout, then any others.
 /// One split's object as it appears in metrics.json (also used for the per-epoch training log).
 nlohmann::ordered_json split_json(const SplitMetrics& metrics);
+/// The inverse of split_json; throws clipmatch::Error (Format) naming `where` and the missing field.
+SplitMetrics split_from_json(const nlohmann::json& json, const std::string& where);
 
 nlohmann::ordered_json metrics_to_json(std::size_t n, DistanceKind kind, const SplitMetricsMap& splits);
 

@@ -3,9 +3,13 @@
 #include "core/fail.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -43,6 +47,17 @@ void sync_folder(const fs::path& folder) {
   ::close(fd);
 }
 
+/// Fault injection for the kill-and-resume tests: CLIPMATCH_FAULT_SLOW_WRITES_MS=N holds every atomic write for
+/// N ms after its content is written and before it is renamed into place, so a test can SIGKILL a process while
+/// a checkpoint is being written. Unset (always, outside those tests) it costs one getenv per process.
+void pause_for_fault_injection() {
+  static const long pause_ms = [] {
+    const char* value = std::getenv("CLIPMATCH_FAULT_SLOW_WRITES_MS");
+    return value != nullptr ? std::strtol(value, nullptr, 10) : 0L;
+  }();
+  if (pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+}
+
 }  // namespace
 
 void write_file_atomically(const fs::path& path, const std::function<void(std::ostream&)>& writer) {
@@ -58,6 +73,7 @@ void write_file_atomically(const fs::path& path, const std::function<void(std::o
       }
       writer(out);
       out.flush();
+      pause_for_fault_injection();
       if (!out) fail(ErrorKind::Io, "{}: write failed (disk full?)", path.string());
       out.close();
       if (out.fail()) fail(ErrorKind::Io, "{}: closing the temporary file failed", path.string());
@@ -88,6 +104,23 @@ void create_directories(const std::filesystem::path& folder, const char* what) {
     fail(ErrorKind::Io, "{} {} cannot be created: {}", what, folder.string(),
          ec ? ec.message() : std::string("a file of that name is in the way"));
   }
+}
+
+std::size_t remove_stale_temporaries(const std::filesystem::path& folder) {
+  std::error_code ec;
+  std::size_t removed = 0;
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    // ".<name>.tmp.<pid>.<n>", as temporary_sibling() names them.
+    const std::string name = entry.path().filename().string();
+    const auto mark = name.rfind(".tmp.");
+    if (name.empty() || name[0] != '.' || mark == std::string::npos) continue;
+    const long pid = std::strtol(name.c_str() + mark + 5, nullptr, 10);
+    if (pid <= 0 || pid == static_cast<long>(::getpid())) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // its writer may still be at work
+    std::error_code ignored;
+    removed += fs::remove(entry.path(), ignored) ? 1 : 0;
+  }
+  return removed;
 }
 
 }  // namespace clipmatch::io

@@ -19,6 +19,10 @@ void write_file_atomically(const std::filesystem::path& path, const std::functio
 /// instead of a bare filesystem_error.
 void create_directories(const std::filesystem::path& folder, const char* what);
 
+/// Removes the temporary files that writers killed mid-write (SIGKILL, power loss) left in `folder`: those of
+/// processes that no longer run. Returns how many were removed.
+std::size_t remove_stale_temporaries(const std::filesystem::path& folder);
+
 /// Atomically replaces `path` with the `size` bytes at `data`.
 void write_bytes_atomically(const std::filesystem::path& path, const void* data, std::size_t size);
 

@@ -6,6 +6,7 @@
 // mean R@1, or train when there is no held-out set) is checkpointed and restored at the end.
 #include "model/model_config_json.hpp"
 #include "model/model_state.hpp"
+#include "model/resume_state.hpp"
 #include "model/tower_feed.hpp"
 
 #include "core/autocast.hpp"
@@ -17,9 +18,11 @@
 #include "io/atomic_file.hpp"
 #include "io/image_impl.hpp"
 #include "train/loss.hpp"
+#include "train/content_hash.hpp"
 #include "train/optim.hpp"
 
 #include <clipmatch/log.hpp>
+#include <clipmatch/names.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -75,13 +78,6 @@ void set_all_trainable(torch::nn::Module& module, bool trainable) {
   for (auto& p : module.parameters()) p.set_requires_grad(trainable);
 }
 
-std::map<std::string, torch::Tensor> snapshot(const torch::nn::Module& module) {
-  std::map<std::string, torch::Tensor> out;
-  for (const auto& item : module.named_parameters(true)) out[item.key()] = item.value().detach().clone();
-  for (const auto& item : module.named_buffers(true)) out[item.key()] = item.value().detach().clone();
-  return out;
-}
-
 /// The tensors training may change: trainable parameters and every buffer (BatchNorm statistics).
 std::map<std::string, torch::Tensor> snapshot_trainable(const torch::nn::Module& module) {
   std::map<std::string, torch::Tensor> out;
@@ -91,15 +87,58 @@ std::map<std::string, torch::Tensor> snapshot_trainable(const torch::nn::Module&
   return out;
 }
 
-/// Copies back every tensor `state` holds (a snapshot of all or of the trainable part).
-void restore(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& state) {
-  torch::NoGradGuard no_grad;
-  for (auto& item : module.named_parameters(true)) {
-    if (const auto it = state.find(item.key()); it != state.end()) item.value().copy_(it->second);
+/// What must be equal for a resumed run to reproduce the interrupted one: every option that shapes training,
+/// the model configuration and the data (rows, split, poster paths and intros).
+nlohmann::json run_fingerprint(const TrainOptions& o, const ModelConfig& config, const Dataset& data) {
+  std::string content;
+  for (const auto& movie : data.movies) content += movie.poster + '\n' + movie.intro + '\n';
+  for (auto row : data.train) content += std::to_string(row) + ',';
+  return {{"epochs", o.epochs}, {"batch_size", o.batch_size}, {"learning_rate", o.learning_rate},
+          {"encoder_learning_rate", o.encoder_learning_rate}, {"weight_decay", o.weight_decay},
+          {"warmup_fraction", o.warmup_fraction}, {"schedule", to_name(o.schedule)},
+          {"plateau_factor", o.plateau_factor}, {"plateau_patience", o.plateau_patience},
+          {"grad_clip_norm", o.grad_clip_norm}, {"loss", to_name(o.loss)},
+          {"genre_positive_weight", o.genre_positive_weight}, {"freeze", to_name(o.freeze)},
+          {"unfreeze_top", o.unfreeze_top}, {"unfreeze_top_text", o.unfreeze_top_text},
+          {"mixed_precision", o.mixed_precision}, {"early_stopping_patience", o.early_stopping_patience},
+          {"eval_every", o.eval_every}, {"seed", o.seed}, {"model", model::config_to_json(config)},
+          {"data", {{"movies", data.movies.size()}, {"content", train::hash_text(content).hex()}}}};
+}
+
+/// Refuses a resume whose run differs from the interrupted one, naming the first field that differs.
+void require_same_run(const nlohmann::json& stored, const nlohmann::json& now, const std::string& file) {
+  for (const auto& [key, value] : now.items()) {
+    if (!stored.contains(key) || stored.at(key) != value) {
+      fail(ErrorKind::InvalidArgument, "resume: {} belongs to a run with {} = {}, this run has {}", file, key,
+           stored.contains(key) ? stored.at(key).dump() : std::string("(none)"), value.dump());
+    }
   }
-  for (auto& item : module.named_buffers(true)) {
-    if (const auto it = state.find(item.key()); it != state.end()) item.value().copy_(it->second);
+}
+
+/// The epochs.jsonl lines of epochs 1..last (a line of an epoch after the resume state is dropped: that epoch
+/// runs again) and their logs.
+std::pair<std::string, std::vector<EpochLog>> completed_epochs(const fs::path& path, int last) {
+  std::ifstream in(path);
+  std::string kept;
+  std::vector<EpochLog> logs;
+  for (std::string line; std::getline(in, line);) {
+    const auto json = nlohmann::json::parse(line, nullptr, false);
+    if (json.is_discarded() || !json.contains("epoch") || json.at("epoch").get<int>() > last) continue;
+    EpochLog log;
+    log.epoch = json.at("epoch").get<int>();
+    log.train_loss = json.at("train_loss").get<double>();
+    log.learning_rate = json.at("lr").get<double>();
+    log.temperature = json.at("logit_scale").get<double>();
+    log.seconds = json.at("seconds").get<double>();
+    if (json.contains("splits")) {
+      for (const auto& [name, split] : json.at("splits").items()) log.splits[name] = eval::split_from_json(split, path.string());
+    }
+    kept += line + "\n";
+    logs.push_back(std::move(log));
   }
+  if (static_cast<int>(logs.size()) != last)
+    fail(ErrorKind::Format, "resume: {} holds {} of the {} completed epochs", path.string(), logs.size(), last);
+  return {kept, logs};
 }
 
 }  // namespace
@@ -116,6 +155,7 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
     for (std::int64_t i = 0; i < n; ++i) train_rows.push_back(i);
   }
   io::create_directories(options.run_dir, "run folder");
+  io::remove_stale_temporaries(options.run_dir);  // left by a run killed mid-write
 
   std::vector<std::string> posters, intros;
   for (const auto& movie : data.movies) {
@@ -123,13 +163,25 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
     intros.push_back(movie.intro);
   }
 
-  // tiny_text learns its vocabulary from the training intros, then gets its encoder and heads.
+  // An interrupted run continues from its last completed epoch; a fresh run drops any older state.
+  const auto resume_path = model::resume_file(options.run_dir);
+  std::optional<model::ResumeState> resumed;
+  if (options.resume) {
+    resumed = model::read_resume_state(resume_path);
+    if (!resumed) log_message(LogLevel::Info, fmt::format("resume: no {} yet; starting afresh", resume_path.string()));
+  } else {
+    fs::remove(resume_path);
+  }
+  if (resumed) require_same_run(resumed->fingerprint, run_fingerprint(options, m.config, data), resume_path.string());
+
+  // tiny_text learns its vocabulary from the training intros (or takes the interrupted run's), then gets its
+  // encoder and heads.
   if (!m.net->text_encoder) {
     std::vector<std::string> texts;
     for (auto row : train_rows) texts.push_back(intros[static_cast<std::size_t>(row)]);
     m.text = model::build_text_tower(m.config.text_encoder, m.config.seed,
                                      static_cast<std::size_t>(std::max<std::int64_t>(0, m.config.max_text_tokens)),
-                                     "", &texts);
+                                     resumed ? resumed->tokenizer_model : "", &texts);
     m.net->set_text_encoder(m.text.encoder);
     m.text.encoder->to(m.device);
     m.build_heads();
@@ -242,16 +294,43 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
     return out;
   };
 
-  std::ofstream log_file(fs::path(options.run_dir) / "epochs.jsonl", std::ios::trunc);
+  const auto log_path = fs::path(options.run_dir) / "epochs.jsonl";
   const auto checkpoint = (fs::path(options.run_dir) / "model.safetensors").string();
   auto generator_seed = options.seed;
   double best_score = -1;
   int epochs_without_improvement = 0;
   std::int64_t step = 0;
+  int first_epoch = 1;
+  bool finished = false;
+  if (resumed) {
+    const auto where = resume_path.string();
+    model::restore_tensors(*m.net, resumed->current, where);
+    model::restore_adamw_state(*optimizer, resumed->optimizer, where);
+    train::set_learning_rates(*optimizer, resumed->learning_rates);
+    if (plateau && !resumed->plateau.is_null()) {
+      plateau->restore({resumed->plateau.at("best").get<double>(), resumed->plateau.at("bad_epochs").get<std::int64_t>(),
+                        resumed->plateau.at("cooldown_left").get<std::int64_t>(),
+                        resumed->plateau.at("reductions").get<std::int64_t>()});
+    }
+    best_state = resumed->best;
+    best_score = resumed->best_score;
+    report.best_epoch = resumed->best_epoch;
+    report.best_heldout_r1 = std::max(0.0, best_score);
+    epochs_without_improvement = resumed->epochs_without_improvement;
+    step = resumed->step;
+    first_epoch = resumed->epoch + 1;
+    finished = resumed->finished;
+    auto [lines, logs] = completed_epochs(log_path, resumed->epoch);
+    io::write_bytes_atomically(log_path, lines.data(), lines.size());
+    report.history = std::move(logs);
+    report.epochs_run = resumed->epoch;
+    log_message(LogLevel::Info, fmt::format("resume: {} epochs of {} done, continuing", resumed->epoch, options.epochs));
+  }
+  std::ofstream log_file(log_path, resumed ? std::ios::app : std::ios::trunc);
   set_training_modes();
-  Progress steps("train", static_cast<std::size_t>(total_steps), /*enabled=*/false);
+  Progress steps("train", static_cast<std::size_t>(total_steps - step), /*enabled=*/false);
 
-  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+  for (int epoch = first_epoch; epoch <= options.epochs && !finished; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
     // The shuffle has a generator of its own per epoch: the same order as manual_seed(seed + epoch) gave, with
     // no global state touched.
@@ -322,7 +401,7 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
         best_score = score;
         report.best_epoch = epoch;
         report.best_heldout_r1 = score;
-        best_state = snapshot(*m.net);
+        best_state = snapshot_trainable(*m.net);
         epochs_without_improvement = 0;
         m.save(checkpoint);
       } else {
@@ -338,19 +417,40 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
     }
     report.history.push_back(log);
     report.epochs_run = epoch;
+    finished = options.early_stopping_patience > 0 && epochs_without_improvement >= options.early_stopping_patience;
+    {
+      model::ResumeState state;
+      state.epoch = epoch;
+      state.step = step;
+      state.finished = finished;
+      state.best_score = best_score;
+      state.best_epoch = report.best_epoch;
+      state.epochs_without_improvement = epochs_without_improvement;
+      if (plateau) {
+        const auto p = plateau->state();
+        state.plateau = {{"best", p.best}, {"bad_epochs", p.bad_epochs}, {"cooldown_left", p.cooldown_left},
+                         {"reductions", p.reductions}};
+      }
+      state.learning_rates = train::learning_rates(*optimizer);
+      state.fingerprint = run_fingerprint(options, m.config, data);
+      state.tokenizer_model = m.text.tokenizer_model;
+      state.current = snapshot_trainable(*m.net);
+      state.best = best_state;
+      state.optimizer = model::adamw_state(*optimizer);
+      model::write_resume_state(resume_path, state);
+    }
     if (options.on_epoch) options.on_epoch(log);
-    if (options.early_stopping_patience > 0 && epochs_without_improvement >= options.early_stopping_patience) break;
   }
 
-  if (!best_state.empty()) restore(*m.net, best_state);
+  if (!best_state.empty()) model::restore_tensors(*m.net, best_state, "training");
   m.net->eval();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
   } catch (...) {
     if (!best_state.empty()) {
-      restore(*m.net, best_state);
+      model::restore_tensors(*m.net, best_state, "training");
     } else {
-      restore(*m.net, initial_state);
+      model::restore_tensors(*m.net, initial_state, "training");
       std::tie(m.image_tuned, m.text_tuned) = initial_tuned;
       std::tie(m.image_encoder_trained, m.text_encoder_trained) = initial_trained;
     }

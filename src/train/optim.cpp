@@ -45,6 +45,13 @@ std::vector<double> learning_rates(const torch::optim::Optimizer& optimizer) {
   return lrs;
 }
 
+void set_learning_rates(torch::optim::Optimizer& optimizer, const std::vector<double>& lrs) {
+  auto& groups = optimizer.param_groups();
+  if (groups.size() != lrs.size())
+    fail(ErrorKind::InvalidArgument, "{} learning rates for {} parameter groups", lrs.size(), groups.size());
+  for (std::size_t g = 0; g < groups.size(); ++g) groups[g].options().set_lr(lrs[g]);
+}
+
 WarmupCosineSchedule::WarmupCosineSchedule(torch::optim::Optimizer& optimizer, std::int64_t warmup_steps,
                                            std::int64_t total_steps, double min_ratio)
     : optimizer_(optimizer), base_lrs_(learning_rates(optimizer)), warmup_steps_(warmup_steps),

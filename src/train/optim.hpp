@@ -34,6 +34,8 @@ std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<ParamGroupSpec
 
 /// Current learning rate of every parameter group.
 std::vector<double> learning_rates(const torch::optim::Optimizer& optimizer);
+/// Sets every group's learning rate (one value per group); throws clipmatch::Error on a count mismatch.
+void set_learning_rates(torch::optim::Optimizer& optimizer, const std::vector<double>& lrs);
 
 /// Linear warm-up then cosine decay, as a factor of each group's base lr, stepped per optimiser step:
 ///   step s < warmup:  factor = (s + 1) / warmup
@@ -85,6 +87,19 @@ class ReduceLROnPlateau {
   double best() const { return best_; }
   std::int64_t bad_epochs() const { return bad_epochs_; }
   std::int64_t reductions() const { return reductions_; }
+
+  /// Everything step() remembers, for resuming an interrupted run.
+  struct State {
+    double best = 0;
+    std::int64_t bad_epochs = 0, cooldown_left = 0, reductions = 0;
+  };
+  State state() const { return {best_, bad_epochs_, cooldown_left_, reductions_}; }
+  void restore(const State& state) {
+    best_ = state.best;
+    bad_epochs_ = state.bad_epochs;
+    cooldown_left_ = state.cooldown_left;
+    reductions_ = state.reductions;
+  }
 
  private:
   bool is_better(double value) const;

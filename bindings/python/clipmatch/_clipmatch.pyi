@@ -133,6 +133,7 @@ class TrainOptions:
     genre_positive_weight: float
     mixed_precision: bool
     eval_every: int
+    resume: bool
     def __init__(
         self,
         run_dir: _Path,
@@ -159,6 +160,7 @@ class TrainOptions:
         genre_positive_weight: float = ...,
         mixed_precision: bool = ...,
         eval_every: int = ...,
+        resume: bool = ...,
     ) -> None: ...
 
 class Dataset:

@@ -544,3 +544,27 @@ def test_top_k_training_caches_the_frozen_lower_part(tmp_path):
     assert (reports[1]["cache_hits"], reports[1]["cache_misses"]) == (32, 0)
     report = model.evaluate(data, cache_dir=reports[1]["cache_dir"])
     assert report["splits"]["all"]["n"] == 32
+
+
+def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path):
+    data = clipmatch.load_dataset(clipmatch.synthesize_dataset(tmp_path / "data", n=60, seed=9))
+    config = clipmatch.ModelConfig(embed_dim=16, seed=2)
+
+    whole = clipmatch.Model(config, device="cpu")
+    reference = whole.train(data, small_options(tmp_path / "whole", epochs=3))
+
+    # Interrupt after the first epoch (a callable that raises stops training like Ctrl-C would) ...
+    model = clipmatch.Model(config, device="cpu")
+
+    def stop_after_first_epoch(epoch):
+        if epoch["epoch"] == 1:
+            raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        model.train(data, small_options(tmp_path / "run", epochs=3), on_epoch=stop_after_first_epoch)
+    # ... then continue in a new model, as a new process would.
+    resumed_model = clipmatch.Model(config, device="cpu")
+    resumed = resumed_model.train(data, small_options(tmp_path / "run", epochs=3, resume=True))
+    assert [e["train_loss"] for e in resumed["history"]] == [e["train_loss"] for e in reference["history"]]
+    assert resumed["best_epoch"] == reference["best_epoch"]
+    np.testing.assert_array_equal(resumed_model.encode_posters(data.posters), whole.encode_posters(data.posters))

@@ -683,6 +683,7 @@ pub struct TrainParams {
     use_cache: Option<bool>,
     seed: Option<u64>,
     verbose: Option<bool>,
+    resume: Option<bool>,
 }
 
 impl TrainParams {
@@ -706,6 +707,7 @@ impl TrainParams {
             use_cache: None,
             seed: None,
             verbose: None,
+            resume: None,
         }
     }
 
@@ -734,6 +736,8 @@ impl TrainParams {
         seed: u64,
         /// Progress lines and one line per epoch to the log sink (see [`set_log_callback`]).
         verbose: bool,
+        /// Continue the run in `run_dir` from its last completed epoch.
+        resume: bool,
     );
 
     /// Feature cache folder (default `<run_dir>/../.clipmatch-cache`).
@@ -1313,6 +1317,9 @@ impl Model {
         }
         if let Some(v) = params.verbose {
             raw.verbose = v as c_int;
+        }
+        if let Some(v) = params.resume {
+            raw.resume = v as c_int;
         }
         let has_epoch_callback = on_epoch.is_some();
         let mut state = CallbackState::new(progress, on_epoch);

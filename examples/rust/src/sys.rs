@@ -168,6 +168,7 @@ pub struct clipmatch_train_params {
     pub progress_user_data: *mut c_void,
     pub on_epoch: clipmatch_epoch_callback,
     pub on_epoch_user_data: *mut c_void,
+    pub resume: c_int,
 }
 
 #[repr(C)]
@@ -341,7 +342,8 @@ mod layout {
         assert_eq!(size_of::<clipmatch_epoch_metrics>(), 376);
         assert_eq!(offset_of!(clipmatch_epoch_metrics, evaluated), 48);
         assert_eq!(offset_of!(clipmatch_epoch_metrics, metrics), 56);
-        assert_eq!(size_of::<clipmatch_train_params>(), 160);
+        assert_eq!(size_of::<clipmatch_train_params>(), 168);
+        assert_eq!(offset_of!(clipmatch_train_params, resume), 160);
         assert_eq!(offset_of!(clipmatch_train_params, seed), 112);
         assert_eq!(offset_of!(clipmatch_train_params, verbose), 120);
         assert_eq!(offset_of!(clipmatch_train_params, on_epoch_user_data), 152);
