@@ -81,7 +81,11 @@ ClipBpeTokenizer make_tokenizer() {
   tokens.emplace_back("<|endoftext|>");
 
   std::unordered_map<std::string, std::int64_t> vocab;
-  for (std::size_t i = 0; i < tokens.size(); ++i) vocab.emplace(tokens[i], static_cast<std::int64_t>(i));
+  // Dense ids, as every real vocab.json has (a token listed twice keeps its first id).
+  for (const auto& token : tokens) {
+    const auto id = static_cast<std::int64_t>(vocab.size());
+    vocab.emplace(token, id);
+  }
   return ClipBpeTokenizer(std::move(vocab), merges, "fuzz vocabulary");
 }
 

@@ -11,7 +11,10 @@
 
 #include "fuzz_common.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cstring>
+#include <sstream>
 
 namespace {
 
@@ -33,7 +36,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   vocab_txt.assign(data, size);
 
-  fuzz::guarded("ClipBpeTokenizer::from_vocab_and_merges", [&] {
+  // While the known bug is unfixed (fuzz/known-checks.txt), skip vocabularies with ids the constructor would
+  // turn into a gigantic id → token table, so that fuzzing can look past it.
+  bool skip_clip = false;
+  if (fuzz::check_skipped("clip-vocab-huge-id")) {
+    // Read as the library reads it (operator>> on a stream: one JSON value, trailing bytes ignored).
+    std::istringstream in(std::string(reinterpret_cast<const char*>(data), vocab_size));
+    nlohmann::json document;
+    try {
+      in >> document;
+    } catch (const nlohmann::json::exception&) {
+    }
+    if (document.is_object()) {
+      for (const auto& item : document.items()) {
+        if (item.value().is_number_integer() && item.value().get<std::int64_t>() > 10'000'000) skip_clip = true;
+      }
+    }
+  }
+  if (!skip_clip) fuzz::guarded("ClipBpeTokenizer::from_vocab_and_merges", [&] {
     const auto tok = clipmatch::text::ClipBpeTokenizer::from_vocab_and_merges(vocab.path(), merges.path());
     for (const std::size_t max_length : {std::size_t{0}, std::size_t{8}}) {
       const auto ids = tok.encode(kText, max_length);

@@ -6,7 +6,8 @@
 //               `title`, `year` (integer; empty means unknown), `genres` ('|'-separated). Columns may come in
 //               any order; other columns are ignored.
 //   train.txt   optional: zero-based data-row indices of movies.csv (row 0 = the first line after the
-//               header), one per line; blank lines and surrounding whitespace are allowed. Without it the
+//               header), one per line; blank lines and surrounding whitespace are allowed.
+//               An index listed twice or out of range is an error naming the line. Without it the
 //               dataset has no split: `train` is empty and every movie is held out.
 // Every error names the file and the line (physical line where the CSV record starts).
 #pragma once

@@ -40,7 +40,7 @@ struct DecodeOptions {
 };
 
 /// Decodes the file at `path` (any format stb_image reads: JPEG baseline/progressive, PNG 8/16-bit, BMP,
-/// GIF first frame, TGA, PSD, PNM). Throws clipmatch::Error naming the file: Io when it cannot be read,
+/// GIF first frame, TGA, 8-bit PNM; PSD, HDR, PIC and 16-bit PNM are refused). Throws clipmatch::Error naming the file: Io when it cannot be read,
 /// Format when it is corrupt, truncated or larger than `options.max_pixels`.
 CLIPMATCH_API Image decode_image_file(const std::string& path, const DecodeOptions& options = {});
 

@@ -107,8 +107,10 @@ std::vector<CsvRecord> read_csv_file(const std::string& path) {
 }
 
 std::string csv_quote(std::string_view field) {
+  // A leading byte-order mark would be stripped by the reader (it takes one at the start of a file for a BOM).
+  const bool starts_with_bom = field.substr(0, 3) == "\xEF\xBB\xBF";
   const bool needs_quotes = field.find_first_of(",\"\r\n") != std::string_view::npos ||
-                            (!field.empty() && (field.front() == ' ' || field.back() == ' '));
+                            (!field.empty() && (field.front() == ' ' || field.back() == ' ')) || starts_with_bom;
   if (!needs_quotes) return std::string(field);
   std::string quoted = "\"";
   for (char c : field) {

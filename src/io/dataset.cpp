@@ -108,6 +108,7 @@ std::optional<std::string> parse_row(const io::CsvRecord& record, const Columns&
   }
   if (options.check_posters_exist) {
     std::error_code ec;
+    if (fs::is_directory(movie.poster, ec)) return fmt::format("poster is a folder, not an image file: {}", movie.poster);
     if (!fs::is_regular_file(movie.poster, ec)) return fmt::format("poster file not found: {}", movie.poster);
   }
   return std::nullopt;

@@ -5,9 +5,13 @@
 
 #include "core/fail.hpp"
 
+#include <fmt/format.h>
+
 #include <stb/stb_image.h>
 
 #include <algorithm>
+#include <cctype>
+#include <string_view>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -34,6 +38,88 @@ std::uint8_t over_white(std::uint8_t colour, std::uint8_t alpha) {
   return static_cast<std::uint8_t>((value + 127) / 255);
 }
 
+/// The container format by its signature, for messages: stb_image reports the reason of the last decoder it
+/// tried, which for a damaged JPEG is a PNG decoder's complaint.
+const char* format_of(const std::uint8_t* data, std::size_t size) {
+  auto starts = [&](std::initializer_list<std::uint8_t> magic) {
+    return size >= magic.size() && std::equal(magic.begin(), magic.end(), data);
+  };
+  if (starts({0xFF, 0xD8, 0xFF})) return "JPEG";
+  if (starts({0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'})) return "PNG";
+  if (starts({'G', 'I', 'F', '8'})) return "GIF";
+  if (starts({'B', 'M'})) return "BMP";
+  return nullptr;
+}
+
+/// Why decoding failed: the damaged format when its signature is known, else stb_image's reason.
+std::string failure_reason(const std::uint8_t* data, std::size_t size) {
+  if (const char* format = format_of(data, size)) return fmt::format("a corrupt or truncated {} file", format);
+  return fmt::format("not a supported image format: {}", stbi_failure_reason());
+}
+
+/// Inputs that stb_image 2.27 (Debian's) mishandles, refused before it sees them (found by fuzz/fuzz_image):
+/// a JPEG Huffman table of more than 256 codes (writes past its tables), a 16-bit PNM (reads past its
+/// buffer), and the PSD / HDR / PIC decoders (undefined float conversions), which posters never need.
+void refuse_what_stb_mishandles(const std::uint8_t* data, std::size_t size, const std::string& name) {
+  auto starts = [&](std::string_view magic) {
+    return size >= magic.size() && std::equal(magic.begin(), magic.end(), reinterpret_cast<const char*>(data));
+  };
+  if (starts("8BPS") || starts("#?RADIANCE") || starts("#?RGBE") || starts("\x53\x80\xF6\x34"))
+    fail(ErrorKind::Format, "{}: PSD, HDR and PIC images are not supported (use JPEG, PNG, BMP, GIF, TGA or PNM)", name);
+  if (size >= 2 && data[0] == 'P' && (data[1] == '5' || data[1] == '6')) {
+    // PNM header: magic, width, height, maxval as whitespace-separated decimals ('#' comments to end of line).
+    std::size_t at = 2;
+    long fields[3] = {0, 0, 0};
+    for (long& field : fields) {
+      while (at < size && (std::isspace(data[at]) || data[at] == '#')) {
+        if (data[at] == '#') while (at < size && data[at] != '\n') ++at;
+        else ++at;
+      }
+      while (at < size && std::isdigit(data[at]) && field < 1'000'000) field = field * 10 + (data[at++] - '0');
+    }
+    if (fields[2] > 255) fail(ErrorKind::Format, "{}: 16-bit PNM images are not supported (maxval {})", name, fields[2]);
+  }
+  if (format_of(data, size) != nullptr && std::string(format_of(data, size)) == "JPEG") {
+    // Walk the markers (also those between the scans of a progressive JPEG) and check every DHT table.
+    for (std::size_t at = 2; at + 4 <= size;) {
+      if (data[at] != 0xFF) {  // entropy-coded data: skip to the next marker
+        ++at;
+        continue;
+      }
+      const std::uint8_t marker = data[at + 1];
+      if (marker == 0x00 || marker == 0xFF || (marker >= 0xD0 && marker <= 0xD7) || marker == 0x01) {
+        ++at;
+        continue;
+      }
+      if (marker == 0xD9) break;
+      const std::size_t length = (std::size_t{data[at + 2]} << 8) | data[at + 3];
+      if (marker == 0xC4) {
+        // stb reads a truncated table as zeros past the end, and counts them as it does.
+        for (std::size_t table = at + 4; table < std::min(size, at + 2 + length);) {
+          std::size_t codes = 0;
+          for (std::size_t i = 1; i <= 16; ++i) codes += table + i < size ? data[table + i] : 0;
+          if (codes > 256) fail(ErrorKind::Format, "{}: corrupt JPEG (a Huffman table of {} codes)", name, codes);
+          table += 17 + codes;
+        }
+      }
+      at += 2 + length;
+    }
+  }
+}
+
+/// A PNG's size from its IHDR chunk: stb_image refuses to even report dimensions it considers too large, which
+/// would hide that a file is a decompression bomb behind "unknown image type".
+bool png_header_size(const std::uint8_t* data, std::size_t size, std::uint64_t& width, std::uint64_t& height) {
+  if (size < 24 || format_of(data, size) == nullptr || std::string(format_of(data, size)) != "PNG") return false;
+  auto be32 = [&](std::size_t at) {  // < 2^32 each, so their product fits in 64 bits
+    return (std::uint64_t{data[at]} << 24) | (std::uint64_t{data[at + 1]} << 16) | (std::uint64_t{data[at + 2]} << 8) |
+           std::uint64_t{data[at + 3]};
+  };
+  width = be32(16);
+  height = be32(20);
+  return true;
+}
+
 }  // namespace
 
 Image decode_image_memory(const std::uint8_t* data, std::size_t size, const std::string& name,
@@ -43,9 +129,17 @@ Image decode_image_memory(const std::uint8_t* data, std::size_t size, const std:
     fail(ErrorKind::Format, "{}: image file of {} bytes is too large to decode", name, size);
   const int length = static_cast<int>(size);
 
+  refuse_what_stb_mishandles(data, size, name);
+  std::uint64_t png_width = 0, png_height = 0;
+  if (png_header_size(data, size, png_width, png_height) &&
+      png_width * png_height > static_cast<std::uint64_t>(std::max<std::int64_t>(0, options.max_pixels)))
+    fail(ErrorKind::Format, "{}: image is {}x{} = {} pixels, more than the limit of {} (decompression bomb?)", name,
+         png_width, png_height, png_width * png_height, options.max_pixels);
   int width = 0, height = 0, channels = 0;
   if (!stbi_info_from_memory(data, length, &width, &height, &channels))
-    fail(ErrorKind::Format, "{}: not a readable image ({})", name, stbi_failure_reason());
+    fail(ErrorKind::Format, "{}: not a readable image ({})", name, failure_reason(data, size));
+  if (height < 0 && format_of(data, size) != nullptr && std::string(format_of(data, size)) == "BMP")
+    height = -height;  // a top-down BMP: stb_image 2.27 reports its height negated
   const std::int64_t pixels = static_cast<std::int64_t>(width) * height;
   if (width <= 0 || height <= 0) fail(ErrorKind::Format, "{}: image has no pixels ({}x{})", name, width, height);
   if (pixels > options.max_pixels)
@@ -57,7 +151,7 @@ Image decode_image_memory(const std::uint8_t* data, std::size_t size, const std:
   int decoded_w = 0, decoded_h = 0, file_channels = 0;
   std::unique_ptr<unsigned char, StbiFree> pixels_ptr(
       stbi_load_from_memory(data, length, &decoded_w, &decoded_h, &file_channels, wanted));
-  if (!pixels_ptr) fail(ErrorKind::Format, "{}: cannot decode image ({})", name, stbi_failure_reason());
+  if (!pixels_ptr) fail(ErrorKind::Format, "{}: cannot decode image ({})", name, failure_reason(data, size));
   if (decoded_w != width || decoded_h != height)
     fail(ErrorKind::Format, "{}: header says {}x{} but decoded {}x{}", name, width, height, decoded_w, decoded_h);
 

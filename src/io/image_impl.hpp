@@ -17,6 +17,11 @@ class ThreadPool;
 namespace clipmatch::io {
 
 nlohmann::json preprocess_to_json(const ImagePreprocess& pp);
+
+/// A whole number in [min, max] from a JSON value: floats, out-of-range numbers and other types are
+/// clipmatch::Error (Format) naming `where` and `field`, never a silent conversion.
+std::int64_t json_integer(const nlohmann::json& value, const std::string& where, const char* field, std::int64_t min,
+                          std::int64_t max);
 /// `where` names the source (file, checkpoint field) in error messages.
 ImagePreprocess preprocess_from_json(const nlohmann::json& json, const std::string& where);
 

@@ -107,6 +107,23 @@ nlohmann::json preprocess_to_json(const ImagePreprocess& pp) {
                         {"scale", pp.scale}};
 }
 
+std::int64_t json_integer(const nlohmann::json& value, const std::string& where, const char* field, std::int64_t min,
+                          std::int64_t max) {
+  bool in_range = false;
+  if (value.is_number_unsigned()) {  // nlohmann parses every non-negative integer as unsigned
+    const auto v = value.get<std::uint64_t>();
+    in_range = v <= static_cast<std::uint64_t>(max) && (min <= 0 || v >= static_cast<std::uint64_t>(min));
+  } else if (value.is_number_integer()) {
+    const auto v = value.get<std::int64_t>();
+    in_range = v >= min && v <= max;
+  }
+  if (!in_range) {
+    fail(ErrorKind::Format, "{}: field \"{}\" = {} must be a whole number in [{}, {}]", where, field, value.dump(), min,
+         max);
+  }
+  return value.get<std::int64_t>();
+}
+
 ImagePreprocess preprocess_from_json(const nlohmann::json& json, const std::string& where) {
   if (!json.is_object()) fail(ErrorKind::Format, "{}: image preprocessing must be a JSON object", where);
   auto field = [&](const char* key) -> const nlohmann::json& {
@@ -116,10 +133,12 @@ ImagePreprocess preprocess_from_json(const nlohmann::json& json, const std::stri
   };
   ImagePreprocess pp;
   try {
-    pp.size = field("size").get<int>();
+    pp.size = static_cast<int>(json_integer(field("size"), where, "size", 1, kMaxSide));
     pp.filter = enum_field<ResizeFilter>(field("filter").get<std::string>(), "filter", where);
     pp.mode = enum_field<ResizeMode>(field("mode").get<std::string>(), "mode", where);
-    pp.resize_to = json.contains("resize_to") ? json.at("resize_to").get<int>() : pp.size;
+    pp.resize_to = json.contains("resize_to")
+                       ? static_cast<int>(json_integer(json.at("resize_to"), where, "resize_to", 1, kMaxSide))
+                       : pp.size;
     pp.mean = field("mean").get<std::array<float, 3>>();
     pp.std = field("std").get<std::array<float, 3>>();
     pp.scale = field("scale").get<float>();

@@ -27,6 +27,13 @@ bool is_encoder_tensor(const std::string& name, const char* prefix) { return nam
 
 std::string fingerprint(const torch::nn::Module& module) { return train::hash_module(module, "").hex(); }
 
+/// A JSON metadata entry; malformed JSON is a checkpoint error naming the file and the entry.
+nlohmann::json parse_meta_json(const std::string& text, const std::string& file, const char* key) {
+  auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) fail(ErrorKind::Checkpoint, "{}: metadata '{}' is not valid JSON", file, key);
+  return json;
+}
+
 std::filesystem::path checkpoint_file(const std::string& path) {
   std::filesystem::path p(path);
   if (std::filesystem::is_directory(p)) p /= "model.safetensors";
@@ -98,7 +105,8 @@ std::unique_ptr<Model::Impl> Model::Impl::load(const std::string& path, Device d
   }
   impl->image = model::build_image_tower(impl->config.image_encoder, impl->config.seed);
   impl->image.preprocess =
-      io::preprocess_from_json(nlohmann::json::parse(get_meta("clipmatch.image_preprocess")), file);
+      io::preprocess_from_json(parse_meta_json(get_meta("clipmatch.image_preprocess"), file, "clipmatch.image_preprocess"),
+                               file);
   impl->text = model::build_text_tower(impl->config.text_encoder, impl->config.seed,
                                        static_cast<std::size_t>(std::max<std::int64_t>(0, impl->config.max_text_tokens)),
                                        tokenizer_model, nullptr);

@@ -1,6 +1,7 @@
 #include "model/model_config_json.hpp"
 
 #include "core/fail.hpp"
+#include "io/image_impl.hpp"
 
 #include <clipmatch/names.hpp>
 
@@ -23,13 +24,16 @@ ModelConfig config_from_json(const nlohmann::json& json, const std::string& wher
     ModelConfig config;
     config.image_encoder = EncoderSpec::parse(json.at("image_encoder").get<std::string>());
     config.text_encoder = EncoderSpec::parse(json.at("text_encoder").get<std::string>());
-    config.embed_dim = json.at("embed_dim").get<std::int64_t>();
+    constexpr std::int64_t kMaxWidth = 1 << 20;
+    config.embed_dim = io::json_integer(json.at("embed_dim"), where, "embed_dim", 1, kMaxWidth);
     config.head = from_name<HeadKind>(json.at("head").get<std::string>(), "head");
-    config.mlp_hidden = json.at("mlp_hidden").get<std::int64_t>();
+    config.mlp_hidden = io::json_integer(json.at("mlp_hidden"), where, "mlp_hidden", 0, kMaxWidth);
     config.temperature = from_name<TemperatureInit>(json.at("temperature").get<std::string>(), "temperature");
-    config.max_text_tokens = json.at("max_text_tokens").get<std::int64_t>();
+    config.max_text_tokens = io::json_integer(json.at("max_text_tokens"), where, "max_text_tokens", 0, kMaxWidth);
     config.use_pretrained_projection = json.at("use_pretrained_projection").get<bool>();
-    config.seed = json.at("seed").get<std::uint64_t>();
+    const auto& seed = json.at("seed");
+    if (!seed.is_number_unsigned()) fail(ErrorKind::Format, "{}: field \"seed\" = {} must be a whole number >= 0", where, seed.dump());
+    config.seed = seed.get<std::uint64_t>();
     return config;
   } catch (const nlohmann::json::exception& e) {
     fail(ErrorKind::Format, "{}: bad model configuration: {}", where, e.what());

@@ -25,6 +25,7 @@
 #include <clipmatch/names.hpp>
 
 #include <chrono>
+#include <exception>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -42,7 +43,17 @@ void validate(const TrainOptions& o) {
   if (o.run_dir.empty()) fail(ErrorKind::InvalidArgument, "train: run_dir is required");
   if (o.epochs <= 0) fail(ErrorKind::InvalidArgument, "train: epochs must be positive, got {}", o.epochs);
   if (o.batch_size < 2) fail(ErrorKind::InvalidArgument, "train: batch_size must be at least 2, got {}", o.batch_size);
-  if (!(o.learning_rate > 0)) fail(ErrorKind::InvalidArgument, "train: learning_rate must be positive");
+  // Finite as well as in range: an infinite rate would only surface epochs later as NaN embeddings.
+  auto require = [](bool ok, const char* field, double value, const char* rule) {
+    if (!ok) fail(ErrorKind::InvalidArgument, "train: {} must be {}, got {}", field, rule, value);
+  };
+  require(std::isfinite(o.learning_rate) && o.learning_rate > 0, "learning_rate", o.learning_rate, "finite and positive");
+  require(std::isfinite(o.encoder_learning_rate) && o.encoder_learning_rate >= 0, "encoder_learning_rate",
+          o.encoder_learning_rate, "finite and >= 0");
+  require(std::isfinite(o.weight_decay) && o.weight_decay >= 0, "weight_decay", o.weight_decay, "finite and >= 0");
+  require(o.warmup_fraction >= 0 && o.warmup_fraction <= 1, "warmup_fraction", o.warmup_fraction, "in [0, 1]");
+  require(std::isfinite(o.grad_clip_norm) && o.grad_clip_norm >= 0, "grad_clip_norm", o.grad_clip_norm,
+          "finite and >= 0 (0 = off)");
   if (o.freeze == FreezeMode::TopK && o.unfreeze_top <= 0 && o.unfreeze_top_text <= 0) {
     fail(ErrorKind::InvalidArgument, "train: freeze mode top-k needs unfreeze_top > 0 or unfreeze_top_text > 0");
   }
@@ -149,13 +160,30 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
   auto& m = *impl_;
   const auto start = std::chrono::steady_clock::now();
   const auto n = static_cast<std::int64_t>(data.movies.size());
-  if (n < 2) fail(ErrorKind::InvalidArgument, "train: the dataset {} has {} movies; at least 2 are needed", data.root, n);
+  if (n < 2) {
+    fail(ErrorKind::InvalidArgument, "train: {} has {} movies; at least 2 are needed",
+         (fs::path(data.root) / "movies.csv").string(), n);
+  }
   std::vector<std::int64_t> train_rows(data.train.begin(), data.train.end());
   if (train_rows.empty()) {
     for (std::int64_t i = 0; i < n; ++i) train_rows.push_back(i);
   }
+  const bool run_dir_existed = fs::exists(options.run_dir);
   io::create_directories(options.run_dir, "run folder");
   io::remove_stale_temporaries(options.run_dir);  // left by a run killed mid-write
+  // A run refused before it wrote anything (a poster that cannot be decoded, …) leaves no empty folder behind.
+  struct RemoveIfNothingWritten {
+    const std::string& dir;
+    bool existed;
+    int exceptions = std::uncaught_exceptions();
+    ~RemoveIfNothingWritten() {
+      if (existed || std::uncaught_exceptions() == exceptions) return;
+      std::error_code ec;
+      const auto log = fs::path(dir) / "epochs.jsonl";
+      if (fs::exists(log, ec) && fs::file_size(log, ec) == 0) fs::remove(log, ec);
+      if (fs::is_empty(dir, ec)) fs::remove(dir, ec);
+    }
+  } cleanup{options.run_dir, run_dir_existed};
 
   std::vector<std::string> posters, intros;
   for (const auto& movie : data.movies) {

@@ -197,9 +197,15 @@ ClipBpeTokenizer::ClipBpeTokenizer(std::unordered_map<std::string, std::int64_t>
                                    const std::vector<std::pair<std::string, std::string>>& merges,
                                    const std::string& origin)
     : vocab_(std::move(vocab)) {
-  std::int64_t max_id = -1;
-  for (const auto& [token, id] : vocab_) max_id = std::max(max_id, id);
-  id_to_token_.resize(static_cast<std::size_t>(max_id + 1));
+  // Ids are 0..N-1 in every real vocabulary; checking that before allocating keeps a hostile vocab.json
+  // ({"x": 9e18}) from asking for exabytes.
+  const auto size = static_cast<std::int64_t>(vocab_.size());
+  for (const auto& [token, id] : vocab_) {
+    if (id < 0 || id >= size)
+      fail(ErrorKind::Format, "{}: token '{}' has id {}, outside 0..{} (ids must number the {} tokens)", origin, token,
+           id, size - 1, size);
+  }
+  id_to_token_.resize(static_cast<std::size_t>(size));
   for (const auto& [token, id] : vocab_) id_to_token_[static_cast<std::size_t>(id)] = token;
   merge_ranks_.reserve(merges.size());
   for (std::size_t rank = 0; rank < merges.size(); ++rank) {
