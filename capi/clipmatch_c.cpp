@@ -135,8 +135,13 @@ void write_out(T* out, const T& value, std::size_t first_size, const char* name,
 }
 
 /// A C enum value → the C++ value: C enumerators are numbered in the order of clipmatch::enum_names<E>().
-template <typename Enum>
-Enum enum_of(int value, const char* field) {
+/// The caller's field is read as the int it is in C: loading an out-of-range value (42) as the enum type would
+/// be undefined behaviour in C++ before any check could run (found by UBSan).
+template <typename Enum, typename CEnum>
+Enum enum_of(const CEnum& c_value, const char* field) {
+  static_assert(sizeof(CEnum) == sizeof(int), "C enums are int-sized");
+  int value = 0;
+  std::memcpy(&value, &c_value, sizeof value);
   const auto& names = clipmatch::enum_names<Enum>();
   if (value < 0 || static_cast<std::size_t>(value) >= names.size()) {
     std::string choices;
