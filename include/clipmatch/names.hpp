@@ -45,16 +45,22 @@ template <> CLIPMATCH_API const std::vector<NamedValue<ResizeFilter>>& enum_name
 template <> CLIPMATCH_API const std::vector<NamedValue<ResizeMode>>& enum_names<ResizeMode>();
 template <> CLIPMATCH_API const std::vector<NamedValue<EncoderSide>>& enum_names<EncoderSide>();
 
+/// "a, b or c": choices for messages and help texts.
+inline std::string join_choices(const std::vector<std::string>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out += i + 1 == names.size() ? " or " : ", ";
+    out += names[i];
+  }
+  return out;
+}
+
 /// "a, b or c" — the choices of an enumeration, for messages and help texts.
 template <typename Enum>
 std::string name_list() {
-  std::string out;
-  const auto& names = enum_names<Enum>();
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (i > 0) out += i + 1 == names.size() ? " or " : ", ";
-    out += names[i].name;
-  }
-  return out;
+  std::vector<std::string> names;
+  for (const auto& entry : enum_names<Enum>()) names.emplace_back(entry.name);
+  return join_choices(names);
 }
 
 /// The name of `value` ("?" for a value outside the table, which only a cast can make).

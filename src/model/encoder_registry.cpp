@@ -2,6 +2,8 @@
 // encoder module plus the preprocessing or tokenizer that feeds it. The only place that knows every kind.
 #include "model/towers.hpp"
 
+#include <clipmatch/names.hpp>
+
 #include "core/fail.hpp"
 #include "core/seeded_init.hpp"
 #include "nn/bert.hpp"
@@ -217,9 +219,7 @@ std::string kinds_for(EncoderSide side) {
   std::vector<std::string> names;
   for (const auto& entry : registry())
     if (side == EncoderSide::Poster ? entry.image != nullptr : entry.text != nullptr) names.push_back(entry.info.name);
-  std::string out;
-  for (std::size_t i = 0; i < names.size(); ++i) out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
-  return out;
+  return join_choices(names);
 }
 
 }  // namespace
