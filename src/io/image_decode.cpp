@@ -51,6 +51,11 @@ const char* format_of(const std::uint8_t* data, std::size_t size) {
   return nullptr;
 }
 
+bool is_format(const std::uint8_t* data, std::size_t size, std::string_view format) {
+  const char* found = format_of(data, size);
+  return found != nullptr && format == found;
+}
+
 /// Why decoding failed: the damaged format when its signature is known, else stb_image's reason.
 std::string failure_reason(const std::uint8_t* data, std::size_t size) {
   if (const char* format = format_of(data, size)) return fmt::format("a corrupt or truncated {} file", format);
@@ -79,7 +84,7 @@ void refuse_what_stb_mishandles(const std::uint8_t* data, std::size_t size, cons
     }
     if (fields[2] > 255) fail(ErrorKind::Format, "{}: 16-bit PNM images are not supported (maxval {})", name, fields[2]);
   }
-  if (format_of(data, size) != nullptr && std::string(format_of(data, size)) == "JPEG") {
+  if (is_format(data, size, "JPEG")) {
     // Walk the markers (also those between the scans of a progressive JPEG) and check every DHT table.
     for (std::size_t at = 2; at + 4 <= size;) {
       if (data[at] != 0xFF) {  // entropy-coded data: skip to the next marker
@@ -110,7 +115,7 @@ void refuse_what_stb_mishandles(const std::uint8_t* data, std::size_t size, cons
 /// A PNG's size from its IHDR chunk: stb_image refuses to even report dimensions it considers too large, which
 /// would hide that a file is a decompression bomb behind "unknown image type".
 bool png_header_size(const std::uint8_t* data, std::size_t size, std::uint64_t& width, std::uint64_t& height) {
-  if (size < 24 || format_of(data, size) == nullptr || std::string(format_of(data, size)) != "PNG") return false;
+  if (size < 24 || !is_format(data, size, "PNG")) return false;
   auto be32 = [&](std::size_t at) {  // < 2^32 each, so their product fits in 64 bits
     return (std::uint64_t{data[at]} << 24) | (std::uint64_t{data[at + 1]} << 16) | (std::uint64_t{data[at + 2]} << 8) |
            std::uint64_t{data[at + 3]};
@@ -138,7 +143,7 @@ Image decode_image_memory(const std::uint8_t* data, std::size_t size, const std:
   int width = 0, height = 0, channels = 0;
   if (!stbi_info_from_memory(data, length, &width, &height, &channels))
     fail(ErrorKind::Format, "{}: not a readable image ({})", name, failure_reason(data, size));
-  if (height < 0 && format_of(data, size) != nullptr && std::string(format_of(data, size)) == "BMP")
+  if (height < 0 && is_format(data, size, "BMP"))
     height = -height;  // a top-down BMP: stb_image 2.27 reports its height negated
   const std::int64_t pixels = static_cast<std::int64_t>(width) * height;
   if (width <= 0 || height <= 0) fail(ErrorKind::Format, "{}: image has no pixels ({}x{})", name, width, height);
