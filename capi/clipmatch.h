@@ -75,6 +75,12 @@ typedef enum clipmatch_schedule {
   CLIPMATCH_SCHEDULE_WARMUP_COSINE = 1,
   CLIPMATCH_SCHEDULE_PLATEAU = 2
 } clipmatch_schedule;
+/* Number format of encoder inference; see clipmatch::Precision and docs/c-api.md. */
+typedef enum clipmatch_precision {
+  CLIPMATCH_PRECISION_FP32 = 0, /* float32 throughout, the default */
+  CLIPMATCH_PRECISION_BF16 = 1, /* bfloat16 encoders (CPUs with AVX512-BF16 or AMX, and CUDA) */
+  CLIPMATCH_PRECISION_INT8 = 2  /* int8 transformer Linear layers, bf16 attention (CPU only) */
+} clipmatch_precision;
 typedef enum clipmatch_log_level {
   CLIPMATCH_LOG_DEBUG = 0,
   CLIPMATCH_LOG_INFO = 1,
@@ -139,6 +145,7 @@ typedef struct clipmatch_encode_params {
   size_t batch_size; /* items per encoder batch (64) */
   clipmatch_progress_callback progress;
   void* progress_user_data;
+  clipmatch_precision precision; /* appended after ABI 2.0: a struct_size that ends before it means FP32 */
 } clipmatch_encode_params;
 
 CLIPMATCH_API void clipmatch_encode_default_params_sized(clipmatch_encode_params* out, size_t struct_size);
@@ -259,6 +266,7 @@ typedef struct clipmatch_train_params {
   clipmatch_epoch_callback on_epoch;    /* after every epoch */
   void* on_epoch_user_data;
   int resume;                /* 1 = continue the run in run_dir from its last completed epoch (run_dir/resume.safetensors) */
+  clipmatch_precision precision; /* frozen encoders' cached features, per-epoch evaluation; appended after ABI 2.0 */
 } clipmatch_train_params;
 
 CLIPMATCH_API void clipmatch_train_default_params_sized(clipmatch_train_params* out, size_t struct_size);
@@ -287,6 +295,7 @@ typedef struct clipmatch_eval_params {
   int verbose;           /* progress lines to the log sink */
   clipmatch_progress_callback progress;
   void* progress_user_data;
+  clipmatch_precision precision; /* appended after ABI 2.0 */
 } clipmatch_eval_params;
 
 CLIPMATCH_API void clipmatch_eval_default_params_sized(clipmatch_eval_params* out, size_t struct_size);

@@ -228,6 +228,7 @@ clipmatch_encode_params defaults_of_clipmatch_encode_params() {
   p.batch_size = defaults.batch_size;
   p.progress = nullptr;
   p.progress_user_data = nullptr;
+  p.precision = c_enum_of<clipmatch_precision>(defaults.precision);
   return p;
 }
 
@@ -264,6 +265,7 @@ clipmatch_train_params defaults_of_clipmatch_train_params() {
   p.on_epoch = nullptr;
   p.on_epoch_user_data = nullptr;
   p.resume = defaults.resume;
+  p.precision = c_enum_of<clipmatch_precision>(defaults.precision);
   return p;
 }
 
@@ -282,6 +284,7 @@ clipmatch_eval_params defaults_of_clipmatch_eval_params() {
   p.verbose = defaults.verbose;
   p.progress = nullptr;
   p.progress_user_data = nullptr;
+  p.precision = c_enum_of<clipmatch_precision>(defaults.precision);
   return p;
 }
 
@@ -318,6 +321,7 @@ clipmatch::EncodeOptions encode_options(const clipmatch_encode_params* given) {
   if (p.batch_size == 0) invalid("encode params: batch_size must be positive");
   clipmatch::EncodeOptions options;
   options.batch_size = p.batch_size;
+  options.precision = enum_of<clipmatch::Precision>(p.precision, "encode params: precision");
   options.progress = progress_of(p.progress, p.progress_user_data);
   return options;
 }
@@ -532,6 +536,7 @@ clipmatch_status clipmatch_train(clipmatch_model* model, const char* dataset_dir
     options.seed = p.seed;
     options.verbose = p.verbose != 0;
     options.resume = p.resume != 0;
+    options.precision = enum_of<clipmatch::Precision>(p.precision, "train params: precision");
     options.progress = progress_of(p.progress, p.progress_user_data);
     if (p.on_epoch != nullptr) {
       options.on_epoch = [callback = p.on_epoch, user_data = p.on_epoch_user_data](const clipmatch::EpochLog& log) {
@@ -578,6 +583,7 @@ clipmatch_status clipmatch_evaluate(const clipmatch_model* model, const char* da
     options.topk_csv = p.write_topk_csv != 0;
     options.heatmap_size = p.heatmap_size;
     options.verbose = p.verbose != 0;
+    options.precision = enum_of<clipmatch::Precision>(p.precision, "eval params: precision");
     options.progress = progress_of(p.progress, p.progress_user_data);
     const auto report = m.evaluate(clipmatch::load_dataset(dataset_dir), p.out_dir != nullptr ? p.out_dir : "", options);
     if (out_metrics != nullptr) write_out(out_metrics, to_c(report.splits), kFirstSizeMetrics, "out_metrics",

@@ -10,9 +10,6 @@
 #   SANITIZE_BUILD_DIR   build folder (default: build-asan / build-tsan at the repository root)
 #   SANITIZE_JOBS        parallel compile jobs (default: nproc)
 #   SANITIZE_NO_BUILD=1  skip configure and build; run the tests of an existing build folder as they are
-#   SANITIZE_DEEPBIND=1  also run the tests that load the sentencepiece shim with dlopen(RTLD_DEEPBIND); the
-#                        sanitizer runtimes refuse that flag and kill the process (google/sanitizers#611), so
-#                        by default they are excluded and listed as not run. See docs/sanitizers.md.
 #
 # Sanitizer reports are written to files under <build>/sanitizer-logs/<run>/ (so that a report printed by a
 # test whose ctest verdict only looks at its output, or one printed at exit, is never lost) and summarised
@@ -26,21 +23,18 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 supp_dir="$root/tools/sanitizers"
 jobs="${SANITIZE_JOBS:-$(nproc)}"
 
-# Tests that dlopen() the sentencepiece shim with RTLD_DEEPBIND (src/text/sentencepiece_library.cpp).
-deepbind_tests='^unit\.SentencePiece |^startup\.torch_with_sentencepiece$'
-
 case "$mode" in
   asan)
     build="${SANITIZE_BUILD_DIR:-$root/build-asan}"
     flags="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
     targets=(clipmatch_tests clipmatch_startup_probe clipmatch_c_api_test abi2_program_clipmatch
-             abi2_program_clipmatch_grown libclipmatch.so)
+             abi2_program_clipmatch_grown libclipmatch.so clipmatch_sentencepiece)
     include_regex='^unit\.|^c_api|^abi|^startup'
     ;;
   tsan)
     build="${SANITIZE_BUILD_DIR:-$root/build-tsan}"
     flags="-fsanitize=thread -fno-omit-frame-pointer"
-    targets=(clipmatch_tests)
+    targets=(clipmatch_tests clipmatch_sentencepiece)
     # The threaded tests: one model encoding from 8 threads ([threads]), the image thread pool, parallel batch
     # decoding through the pool, and concurrent atomic_file writers.
     include_regex='^unit\.eight threads encoding through one model|^unit\.thread pool runs every index|^unit\.batch decoding equals one-by-one decoding|^unit\.atomic_file: concurrent writers'
@@ -67,6 +61,7 @@ if [[ "${SANITIZE_NO_BUILD:-0}" == 1 ]]; then
   say "SANITIZE_NO_BUILD=1: using $build as it is"
 else
 say "configuring $build"
+mkdir -p "$build"
 # The build runs the test binary once to list its test cases (catch_discover_tests): keep leak checking off
 # and reports on stderr there.
 export ASAN_OPTIONS="detect_leaks=0" UBSAN_OPTIONS="print_stacktrace=1" TSAN_OPTIONS="report_bugs=0"
@@ -76,8 +71,8 @@ if ! cmake -S "$root" -B "$build" -G Ninja \
     -DCLIPMATCH_BUILD_PYTHON=OFF -DCLIPMATCH_BUILD_EXAMPLES=OFF -DCLIPMATCH_BUILD_BENCH=OFF \
     "-DCMAKE_C_FLAGS=$flags" "-DCMAKE_CXX_FLAGS=$flags" \
     "-DCMAKE_EXE_LINKER_FLAGS=$flags" "-DCMAKE_SHARED_LINKER_FLAGS=$flags" "-DCMAKE_MODULE_LINKER_FLAGS=$flags" \
-    > "$build.configure.log" 2>&1; then
-  cat "$build.configure.log" >&2
+    > "$build/configure.log" 2>&1; then
+  cat "$build/configure.log" >&2
   say "SUMMARY: configure FAILED"
   exit 1
 fi
@@ -108,14 +103,9 @@ case "$mode" in
     ;;
 esac
 
-exclude=()
-if [[ "${SANITIZE_DEEPBIND:-0}" != 1 && "$mode" == asan ]]; then
-  exclude=(-E "$deepbind_tests")
-fi
-
-say "ctest -R '$include_regex' ${exclude[*]:+-E '$deepbind_tests'} $*"
+say "ctest -R '$include_regex' $*"
 say "reports go to $log_dir"
-( cd "$build" && ctest -R "$include_regex" "${exclude[@]}" --output-on-failure --timeout 3600 "$@" ) 2>&1 \
+( cd "$build" && ctest -R "$include_regex" --output-on-failure --timeout 3600 "$@" ) 2>&1 \
   | tee "$ctest_log"
 ctest_rc=${PIPESTATUS[0]}
 # Keep ctest's full per-test output (passing tests too) before anything else runs ctest in this folder.
@@ -130,26 +120,11 @@ if grep -q 'The following tests FAILED' "$ctest_log"; then
   say "failed tests:"
   sed -n '/The following tests FAILED/,$p' "$ctest_log" | grep -E '^\s+[0-9]+ - ' | sed 's/^/    /'
 fi
-if [[ ${#exclude[@]} -gt 0 ]]; then
-  not_run="$(cd "$build" && ctest -N -R "$include_regex" 2>/dev/null | grep -E 'Test +#' | sed 's/.*: //' \
-             | grep -E "$deepbind_tests" || true)"
-  if [[ -n "$not_run" ]]; then
-    say "not run (dlopen with RTLD_DEEPBIND is refused by the sanitizer runtime; SANITIZE_DEEPBIND=1 to try):"
-    echo "$not_run" | sed 's/^/    /'
-  fi
-fi
 
 reports=0
-blocked=0
 shopt -s nullglob
 for file in "$log_dir"/report.*; do
   [[ -s "$file" ]] || continue
-  if grep -q 'RTLD_DEEPBIND flag which is incompatible with sanitizer runtime' "$file"; then
-    # Not a finding in the code: the runtime refused to load the sentencepiece shim and ended the process.
-    blocked=$((blocked + 1))
-    say "blocked (process killed by the sanitizer runtime at dlopen(RTLD_DEEPBIND) of the sentencepiece shim): $file"
-    continue
-  fi
   reports=$((reports + 1))
   say "report $file:"
   # The report header and the top of its stack(s).
@@ -167,9 +142,6 @@ if [[ -f "$log_dir/LastTest.log" ]]; then
     grep -E -A4 "$ubsan_re" "$log_dir/LastTest.log" | sed 's/^/    /'
   fi
 fi
-if [[ $blocked -gt 0 ]]; then
-  say "processes killed at dlopen(RTLD_DEEPBIND): $blocked (see docs/sanitizers.md; their tests count as failed)"
-fi
 if [[ $reports -eq 0 ]]; then
   say "sanitizer reports: none"
 else
@@ -177,7 +149,7 @@ else
 fi
 say "================================================="
 
-if [[ $ctest_rc -ne 0 || $reports -ne 0 || $blocked -ne 0 || -z "$summary_line" ]]; then
+if [[ $ctest_rc -ne 0 || $reports -ne 0 || -z "$summary_line" ]]; then
   exit 1
 fi
 exit 0

@@ -21,6 +21,7 @@ void register_demo(CLI::App& app, Action& action);
 void register_train(CLI::App& app, Action& action);
 void register_eval(CLI::App& app, Action& action);
 void register_encode(CLI::App& app, Action& action);
+void register_bench(CLI::App& app, Action& action);
 
 // Shared helpers (common.cpp).
 

@@ -57,7 +57,7 @@ void register_encode(CLI::App& app, Action& action) {
   struct Args {
     std::string image_encoder, text_encoder, model, posters, intros, out;
     Device device = Device::Auto;
-    std::size_t batch_size = 64;
+    EncodeOptions options;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -70,7 +70,8 @@ void register_encode(CLI::App& app, Action& action) {
   cmd->add_option("--intros", args->intros, "movies.csv (its intro column) or a text file with one intro per line")
       ->check(CLI::ExistingFile);
   cmd->add_option("--out", args->out, "Output .npy (float32 [N, D]); poster order is written to OUT.txt")->required();
-  cmd->add_option("--batch-size", args->batch_size, "Items per encoder batch")->capture_default_str();
+  cmd->add_option("--batch-size", args->options.batch_size, "Items per encoder batch")->capture_default_str();
+  add_enum_option(*cmd, "--precision", args->options.precision, "How the encoders compute");
   add_device_option(*cmd, args->device);
   cmd->callback([args, &action] {
     action = [args] {
@@ -95,12 +96,12 @@ void register_encode(CLI::App& app, Action& action) {
       Matrix result;
       if (!a.posters.empty()) {
         const auto files = poster_files(a.posters);
-        result = a.model.empty() ? model->poster_features(files, a.batch_size) : model->encode_posters(files, a.batch_size);
+        result = a.model.empty() ? model->poster_features(files, a.options) : model->encode_posters(files, a.options);
         std::ofstream list(a.out + ".txt");
         for (const auto& f : files) list << fs::path(f).filename().string() << "\n";
       } else {
         const auto intros = read_intros(a.intros);
-        result = a.model.empty() ? model->intro_features(intros, a.batch_size) : model->encode_intros(intros, a.batch_size);
+        result = a.model.empty() ? model->intro_features(intros, a.options) : model->encode_intros(intros, a.options);
       }
       save_npy(a.out, result);
       fmt::print("wrote {} × {} float32 to {}\n", result.rows(), result.cols(), a.out);

@@ -25,6 +25,7 @@ void register_eval(CLI::App& app, Action& action) {
   cmd->add_option("--cache-dir", args->outputs.cache_dir,
                   "Feature cache to read the features of untrained (frozen) encoders from, e.g. the training run's");
   cmd->add_flag("--skip-bad-rows", args->skip_bad_rows, "Skip malformed dataset rows (counted) instead of failing");
+  add_enum_option(*cmd, "--precision", args->outputs.precision, "How the encoders compute");
   add_device_option(*cmd, args->device);
   add_distance_option(*cmd, args->outputs.distance);
   cmd->callback([args, &action] {

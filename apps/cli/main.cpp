@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   clipmatch::cli::register_train(app, action);
   clipmatch::cli::register_eval(app, action);
   clipmatch::cli::register_encode(app, action);
+  clipmatch::cli::register_bench(app, action);
 
   try {
     app.parse(argc, argv);

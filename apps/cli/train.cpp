@@ -71,6 +71,8 @@ void register_train(CLI::App& app, Action& action) {
   cmd->add_option("--early-stopping", args->options.early_stopping_patience,
                   "Stop after this many epochs without held-out improvement (0 = off)")
       ->capture_default_str();
+  add_enum_option(*cmd, "--precision", args->options.precision,
+                  "How frozen encoders compute the cached features and how epochs are evaluated");
   cmd->add_option("--cache-dir", args->options.cache_dir, "Feature cache folder [default: <run>/../.clipmatch-cache]");
   cmd->add_flag("--no-cache", args->no_cache, "Do not read or write the persistent feature cache");
   cmd->add_flag("--resume", args->options.resume,
@@ -128,6 +130,7 @@ void register_train(CLI::App& app, Action& action) {
       // Frozen encoders' features are already in the training cache: evaluation reads them back.
       outputs.cache_dir = cache_dir;
       outputs.verbose = a.options.verbose;
+      outputs.precision = a.options.precision;
       const auto evaluation = model.evaluate(data, a.run, outputs);
       print_metrics_table(evaluation);
       print_outputs(a.run);

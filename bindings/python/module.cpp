@@ -145,6 +145,7 @@ const std::vector<std::pair<const char*, TableFn>>& name_tables() {
       {"resize_filter", &name_table<ResizeFilter>},
       {"resize_mode", &name_table<ResizeMode>},
       {"encoder_side", &name_table<EncoderSide>},
+      {"precision", &name_table<Precision>},
   };
   return tables;
 }
@@ -503,7 +504,7 @@ const char* kThreadsNote =
     "itself: calling anything else on it while it trains raises clipmatch.Error.";
 
 const char* kProgressNote =
-    "\n\nprogress: None or a callable(stage: str, done: int, total: int) returning None/True to go on or False "
+    "\n\nprecision: names('precision') — 'fp32' (default), 'bf16' or 'int8' (CPU).\n\nprogress: None or a callable(stage: str, done: int, total: int) returning None/True to go on or False "
     "to cancel (raises clipmatch.Cancelled). An exception raised by the callable, and KeyboardInterrupt "
     "(Ctrl-C), cancel the call cleanly and are re-raised; the Model stays usable.";
 
@@ -649,8 +650,9 @@ PYBIND11_MODULE(_clipmatch, m) {
                        const std::string& loss, const std::string& freeze, int unfreeze_top, int unfreeze_top_text,
                        int early_stopping, py::object cache_dir, bool use_cache, std::uint64_t seed, bool verbose,
                        double plateau_factor, int plateau_patience, double genre_positive_weight,
-                       bool mixed_precision, int eval_every, bool resume) {
+                       bool mixed_precision, int eval_every, bool resume, const std::string& precision) {
              TrainOptions o;
+             o.precision = from_name<Precision>(precision, "precision");
              o.run_dir = fspath(run_dir, "run_dir");
              o.epochs = epochs;
              o.batch_size = batch_size;
@@ -693,6 +695,7 @@ PYBIND11_MODULE(_clipmatch, m) {
            py::arg("genre_positive_weight") = train_defaults.genre_positive_weight,
            py::arg("mixed_precision") = train_defaults.mixed_precision,
            py::arg("eval_every") = train_defaults.eval_every, py::arg("resume") = train_defaults.resume,
+           py::arg("precision") = to_name(train_defaults.precision),
            "run_dir: the run folder (checkpoints, epochs.jsonl, evaluation outputs). lr: heads and temperature; "
            "encoder_lr: unfrozen encoder blocks; warmup: fraction of steps; schedule: names('schedule'); "
            "grad_clip: max gradient norm (0 = off); loss: names('loss'); freeze: names('freeze'); unfreeze_top / "
@@ -731,10 +734,12 @@ PYBIND11_MODULE(_clipmatch, m) {
   enum_property(train_options, "schedule", &TrainOptions::schedule, "Learning-rate schedule: names('schedule').");
   enum_property(train_options, "loss", &TrainOptions::loss, "Contrastive loss: names('loss').");
   enum_property(train_options, "freeze", &TrainOptions::freeze, "What trains of the encoders: names('freeze').");
+  enum_property(train_options, "precision", &TrainOptions::precision,
+                "How frozen encoders compute the cached features and how epochs are evaluated: names('precision').");
   train_options.def("__repr__", [](py::object self) {
     static const char* fields[] = {"run_dir", "epochs", "batch_size", "lr", "encoder_lr", "weight_decay", "warmup",
                                    "schedule", "grad_clip", "loss", "freeze", "unfreeze_top", "unfreeze_top_text",
-                                   "early_stopping", "cache_dir", "use_cache", "seed", "verbose", "resume"};
+                                   "early_stopping", "cache_dir", "use_cache", "seed", "verbose", "resume", "precision"};
     std::string out = "TrainOptions(";
     bool first = true;
     for (const char* field : fields) {
@@ -955,39 +960,46 @@ PYBIND11_MODULE(_clipmatch, m) {
                              "A copy of the model's ModelConfig.")
       .def(
           "encode_posters",
-          [](PyModel& self, py::object paths, std::size_t batch_size, py::object progress) {
+          [](PyModel& self, py::object paths, std::size_t batch_size, py::object progress,
+             const std::string& precision) {
             const std::vector<std::string> list = path_list(paths, "paths");
             PyCall call(std::move(progress));
             EncodeOptions options;
             options.batch_size = batch_size;
+            options.precision = from_name<Precision>(precision, "precision");
             options.progress = call.progress_callback();
             SharedUse use(self);
             return call.run([&] { return self.model.encode_posters(list, options); });
           },
           py::arg("paths"), py::arg("batch_size") = encode_defaults.batch_size, py::arg("progress") = py::none(),
+          py::arg("precision") = to_name(encode_defaults.precision),
           (std::string("L2-normalised embeddings float32 [len(paths), embed_dim] of poster image files (JPEG, PNG, "
                        "…; str or os.PathLike). Progress stage 'encode posters'.") +
            kProgressNote + kThreadsNote)
               .c_str())
       .def(
           "encode_intros",
-          [](PyModel& self, py::object intros, std::size_t batch_size, py::object progress) {
+          [](PyModel& self, py::object intros, std::size_t batch_size, py::object progress,
+             const std::string& precision) {
             const std::vector<std::string> list = text_list(intros, "intros");
             PyCall call(std::move(progress));
             EncodeOptions options;
             options.batch_size = batch_size;
+            options.precision = from_name<Precision>(precision, "precision");
             options.progress = call.progress_callback();
             SharedUse use(self);
             return call.run([&] { return self.model.encode_intros(list, options); });
           },
           py::arg("intros"), py::arg("batch_size") = encode_defaults.batch_size, py::arg("progress") = py::none(),
+          py::arg("precision") = to_name(encode_defaults.precision),
           (std::string("L2-normalised embeddings float32 [len(intros), embed_dim] of intros (str). Progress stage "
                        "'encode intros'.") +
            kProgressNote + kThreadsNote)
               .c_str())
       .def(
           "encode_poster_bytes",
-          [](PyModel& self, py::object images, std::size_t batch_size, py::object progress) {
+          [](PyModel& self, py::object images, std::size_t batch_size, py::object progress,
+             const std::string& precision) {
             HeldBuffers buffers;
             std::vector<EncodedImage> list;
             if (is_bytes_like(images)) {
@@ -999,11 +1011,13 @@ PYBIND11_MODULE(_clipmatch, m) {
             PyCall call(std::move(progress));
             EncodeOptions options;
             options.batch_size = batch_size;
+            options.precision = from_name<Precision>(precision, "precision");
             options.progress = call.progress_callback();
             SharedUse use(self);
             return call.run([&] { return self.model.encode_poster_bytes(list, options); });
           },
           py::arg("images"), py::arg("batch_size") = encode_defaults.batch_size, py::arg("progress") = py::none(),
+          py::arg("precision") = to_name(encode_defaults.precision),
           (std::string("Embeddings of posters given as encoded image files in memory: a list of bytes-like objects "
                        "(or one, giving one row), e.g. open(path, 'rb').read(); equal to encode_posters on the same "
                        "files. Do not mutate the buffers during the call.") +
@@ -1011,7 +1025,8 @@ PYBIND11_MODULE(_clipmatch, m) {
               .c_str())
       .def(
           "encode_poster_pixels",
-          [](PyModel& self, py::object images, std::size_t batch_size, py::object progress) {
+          [](PyModel& self, py::object images, std::size_t batch_size, py::object progress,
+             const std::string& precision) {
             HeldPixels pixels;
             if (py::isinstance<py::array>(images)) {
               pixels.add(images);
@@ -1021,11 +1036,13 @@ PYBIND11_MODULE(_clipmatch, m) {
             PyCall call(std::move(progress));
             EncodeOptions options;
             options.batch_size = batch_size;
+            options.precision = from_name<Precision>(precision, "precision");
             options.progress = call.progress_callback();
             SharedUse use(self);
             return call.run([&] { return self.model.encode_poster_pixels(pixels.views(), options); });
           },
           py::arg("images"), py::arg("batch_size") = encode_defaults.batch_size, py::arg("progress") = py::none(),
+          py::arg("precision") = to_name(encode_defaults.precision),
           (std::string("Embeddings of posters given as decoded pixels: a NumPy uint8 array [H, W, 3] (RGB) or "
                        "[H, W, 4] (RGBA, composited over white as for files) giving one row, a stack [N, H, W, C], "
                        "or a list of such arrays. Rows may be strided (views of larger images are used in place); "
@@ -1034,22 +1051,32 @@ PYBIND11_MODULE(_clipmatch, m) {
               .c_str())
       .def(
           "poster_features",
-          [](PyModel& self, py::object paths, std::size_t batch_size) {
+          [](PyModel& self, py::object paths, std::size_t batch_size, const std::string& precision) {
             const std::vector<std::string> list = path_list(paths, "paths");
             SharedUse use(self);
-            return without_gil([&] { return self.model.poster_features(list, batch_size); });
+            EncodeOptions options;
+            options.batch_size = batch_size;
+            options.precision = from_name<Precision>(precision, "precision");
+            return without_gil([&] { return self.model.poster_features(list, options); });
           },
           py::arg("paths"), py::arg("batch_size") = encode_defaults.batch_size,
-          "Raw poster encoder features (before the head), float32 [len(paths), feature_dim].")
+          py::arg("precision") = to_name(encode_defaults.precision),
+          "Raw poster encoder features (before the head), float32 [len(paths), feature_dim]. precision: "
+          "names('precision').")
       .def(
           "intro_features",
-          [](PyModel& self, py::object intros, std::size_t batch_size) {
+          [](PyModel& self, py::object intros, std::size_t batch_size, const std::string& precision) {
             const std::vector<std::string> list = text_list(intros, "intros");
             SharedUse use(self);
-            return without_gil([&] { return self.model.intro_features(list, batch_size); });
+            EncodeOptions options;
+            options.batch_size = batch_size;
+            options.precision = from_name<Precision>(precision, "precision");
+            return without_gil([&] { return self.model.intro_features(list, options); });
           },
           py::arg("intros"), py::arg("batch_size") = encode_defaults.batch_size,
-          "Raw intro encoder features (before the head), float32 [len(intros), feature_dim].")
+          py::arg("precision") = to_name(encode_defaults.precision),
+          "Raw intro encoder features (before the head), float32 [len(intros), feature_dim]. precision: "
+          "names('precision').")
       .def(
           "train",
           [](PyModel& self, const Dataset& dataset, const TrainOptions& options, py::object progress,
@@ -1079,8 +1106,9 @@ PYBIND11_MODULE(_clipmatch, m) {
           "evaluate",
           [](PyModel& self, const Dataset& dataset, py::object out_dir, py::object cache_dir,
              const std::string& distance, py::object progress, bool distance_npy, bool embeddings_npy,
-             bool heatmap_png, bool topk_csv, std::size_t heatmap_size, bool verbose) {
+             bool heatmap_png, bool topk_csv, std::size_t heatmap_size, bool verbose, const std::string& precision) {
             EvalOptions options;
+            options.precision = from_name<Precision>(precision, "precision");
             options.distance = from_name<DistanceKind>(distance, "distance");
             options.cache_dir = cache_dir.is_none() ? std::string() : fspath(cache_dir, "cache_dir");
             options.distance_npy = distance_npy;
@@ -1101,7 +1129,7 @@ PYBIND11_MODULE(_clipmatch, m) {
           py::arg("distance_npy") = eval_defaults.distance_npy,
           py::arg("embeddings_npy") = eval_defaults.embeddings_npy, py::arg("heatmap_png") = eval_defaults.heatmap_png,
           py::arg("topk_csv") = eval_defaults.topk_csv, py::arg("heatmap_size") = eval_defaults.heatmap_size,
-          py::arg("verbose") = eval_defaults.verbose,
+          py::arg("verbose") = eval_defaults.verbose, py::arg("precision") = to_name(eval_defaults.precision),
           (std::string("Encodes the whole dataset and measures retrieval per split. Returns dict(n, distance, splits, "
                        "cache_hits, cache_misses), splits mapping 'all' / 'train' / 'heldout' (those with movies) to "
                        "dict(n, acc_dim0, acc_dim1, poster_to_intro, intro_to_poster), each direction "

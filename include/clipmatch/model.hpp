@@ -46,6 +46,15 @@ using Embeddings = Matrix;
 /// Where computation runs. Auto = CUDA when a GPU is usable, CPU otherwise.
 enum class Device { Auto, Cpu, Cuda };
 
+/// Number format of encoder inference (encoding, evaluation, and the frozen towers during training). Weights
+/// are always kept in fp32; reduced-precision copies are derived when first needed.
+///  - Fp32: the parity-tested default (on CUDA too: no autocast).
+///  - Bf16: transformer and convolutional encoders compute in bfloat16 (fast on CPUs with AVX512-BF16 or
+///    AMX, and on CUDA; elsewhere correct but emulated).
+///  - Int8: the Linear layers of transformer encoders use int8 weights (per output channel) and dynamically
+///    quantised int8 inputs; attention runs in bf16; other encoders compute in fp32. CPU only.
+enum class Precision { Fp32, Bf16, Int8 };
+
 /// Which towers an encoder kind can serve.
 enum class EncoderSide { Poster, Intro, Both };
 
@@ -120,7 +129,10 @@ struct TrainOptions {
   FreezeMode freeze = FreezeMode::Frozen;
   int unfreeze_top = 0;               ///< TopK: trainable top blocks/stages of each encoder
   int unfreeze_top_text = -1;         ///< TopK: the intro encoder's own depth; -1 = unfreeze_top
-  bool mixed_precision = true;        ///< bf16 autocast on CUDA; ignored on CPU
+  bool mixed_precision = true;        ///< bf16 autocast on CUDA for trainable encoders; ignored on CPU
+  /// How frozen encoders (and the frozen lower part under top-K) compute the features training caches, and
+  /// how the per-epoch evaluation encodes. Cached features are kept apart per precision.
+  Precision precision = Precision::Fp32;
   int early_stopping_patience = 0;    ///< epochs without held-out improvement before stopping; 0 = off
   std::string cache_dir;              ///< persistent feature cache; empty = <run_dir>/../.clipmatch-cache
   bool use_cache = true;
@@ -163,6 +175,7 @@ struct EvalOptions {
   bool heatmap_png = true;
   bool topk_csv = true;
   std::size_t heatmap_size = 48;  ///< rows/columns of the matrix block drawn
+  Precision precision = Precision::Fp32;  ///< how the encoders compute (see Precision)
   /// Feature cache folder (as TrainOptions::cache_dir): encoder features are read from it (and added to it)
   /// instead of re-encoding every poster and intro, except for encoders whose weights this model's train()
   /// changed (their features are one-off). Empty = always encode.
@@ -173,7 +186,8 @@ struct EvalOptions {
 
 /// How the encode_* methods run.
 struct EncodeOptions {
-  std::size_t batch_size = 64;  ///< items per encoder batch
+  std::size_t batch_size = 64;  ///< items per encoder batch (intros are batched by similar token length)
+  Precision precision = Precision::Fp32;  ///< how the encoders compute (see Precision)
   ProgressCallback progress;    ///< stage "encode posters" / "encode intros" (items); false cancels
 };
 
@@ -205,7 +219,9 @@ class CLIPMATCH_API Model {
   Embeddings encode_poster_pixels(const std::vector<PixelView>& images, const EncodeOptions& options = {}) const;
   /// Raw encoder features (before the heads), for `clipmatch encode`.
   Matrix poster_features(const std::vector<std::string>& image_paths, std::size_t batch_size = 64) const;
+  Matrix poster_features(const std::vector<std::string>& image_paths, const EncodeOptions& options) const;
   Matrix intro_features(const std::vector<std::string>& intros, std::size_t batch_size = 64) const;
+  Matrix intro_features(const std::vector<std::string>& intros, const EncodeOptions& options) const;
 
   /// exp(t), the logit scale.
   double logit_scale() const;
@@ -233,5 +249,10 @@ class CLIPMATCH_API Model {
 /// Distances between every poster row and every intro row of two L2-normalised embedding matrices.
 CLIPMATCH_API Matrix distance_matrix(const Embeddings& posters, const Embeddings& intros,
                                      DistanceKind kind = DistanceKind::OneMinusCosine);
+
+/// Retrieval metrics of paired embeddings (row i of `posters` and of `intros` are one movie), as evaluate()
+/// reports them: "all", and "train" / "heldout" when `train_rows` names some rows (the rest are held out).
+CLIPMATCH_API SplitMetricsMap match_metrics(const Embeddings& posters, const Embeddings& intros,
+                                            const std::vector<std::size_t>& train_rows = {});
 
 }  // namespace clipmatch

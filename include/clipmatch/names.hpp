@@ -29,7 +29,7 @@ struct NamedValue {
 
 /// The names of an enumeration, in the order the docs and help texts list them. Specialised (and exported)
 /// for Device, DistanceKind, LossKind, FreezeMode, Schedule, HeadKind, TemperatureInit, LogLevel,
-/// ResizeFilter, ResizeMode and EncoderSide.
+/// ResizeFilter, ResizeMode, EncoderSide and Precision.
 template <typename Enum>
 const std::vector<NamedValue<Enum>>& enum_names();
 
@@ -44,6 +44,7 @@ template <> CLIPMATCH_API const std::vector<NamedValue<LogLevel>>& enum_names<Lo
 template <> CLIPMATCH_API const std::vector<NamedValue<ResizeFilter>>& enum_names<ResizeFilter>();
 template <> CLIPMATCH_API const std::vector<NamedValue<ResizeMode>>& enum_names<ResizeMode>();
 template <> CLIPMATCH_API const std::vector<NamedValue<EncoderSide>>& enum_names<EncoderSide>();
+template <> CLIPMATCH_API const std::vector<NamedValue<Precision>>& enum_names<Precision>();
 
 /// "a, b or c": choices for messages and help texts.
 inline std::string join_choices(const std::vector<std::string>& names) {

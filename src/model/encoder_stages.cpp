@@ -1,8 +1,11 @@
 #include "model/encoder_stages.hpp"
 
+#include "core/precision.hpp"
 #include "core/progress.hpp"
 #include "io/image_impl.hpp"
 #include "model/batching.hpp"
+
+#include <clipmatch/names.hpp>
 
 namespace clipmatch::model {
 
@@ -32,15 +35,22 @@ torch::Tensor encode_rows(torch::nn::Module& encoder, const std::vector<Item>& i
   return out;
 }
 
+/// Features of reduced precision never mix with fp32 ones; fp32 keeps the salt caches always had.
+std::string precision_salt(std::string base) {
+  const Precision precision = current_precision();
+  return precision == Precision::Fp32 ? base : fmt::format("{}|precision:{}", base, to_name(precision));
+}
+
 std::string text_salt(const Model::Impl& m, std::int64_t top_k) {
-  return depth_salt(fmt::format("text|{}|{}", m.config.text_encoder.kind, m.text.max_tokens), top_k);
+  return precision_salt(depth_salt(fmt::format("text|{}|{}", m.config.text_encoder.kind, m.text.max_tokens), top_k));
 }
 
 }  // namespace
 
 train::ContentKey image_stage_key(const Model::Impl& m, std::int64_t top_k) {
-  return train::hash_module(*m.net->image_encoder,
-                            depth_salt("image|" + io::preprocess_to_json(m.image.preprocess).dump(), top_k));
+  return train::hash_module(
+      *m.net->image_encoder,
+      precision_salt(depth_salt("image|" + io::preprocess_to_json(m.image.preprocess).dump(), top_k)));
 }
 
 train::ContentKey text_stage_key(const Model::Impl& m, std::int64_t top_k) {
@@ -76,8 +86,14 @@ TextStage cached_text_stage(const Model::Impl& m, const std::vector<std::string>
   out.values = store.get_or_compute(
       keys,
       [&](const std::vector<std::size_t>& rows) {
-        return encode_rows(*m.net->text_encoder, intros, rows, "encode intros", cache.verbose,
-                           [&](const std::vector<std::string>& slice) { return m.encode_text_batch(slice, top_k); });
+        std::vector<std::string> missing;
+        missing.reserve(rows.size());
+        for (const auto row : rows) missing.push_back(intros[row]);
+        EvalPass pass(*m.net->text_encoder);
+        Progress progress("encode intros", rows.size(), cache.verbose);
+        auto out = m.text_stage(missing, top_k, kEncodeBatch, /*to_cpu=*/true, &progress);
+        progress.finish();
+        return out;
       },
       cache.stats);
   if (top_k > 0) out.lengths = m.tokenize(intros).attention_mask.sum(1).to(torch::kInt64);

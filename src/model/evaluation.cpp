@@ -5,6 +5,7 @@
 #include "model/tower_feed.hpp"
 
 #include "core/fail.hpp"
+#include "core/precision.hpp"
 #include "core/progress.hpp"
 #include "io/atomic_file.hpp"
 #include "eval/distance.hpp"
@@ -35,6 +36,7 @@ EvaluationReport Model::evaluate(const Dataset& data, const std::string& out_dir
   ProgressScope progress_scope(outputs.progress);
   torch::NoGradGuard no_grad;
   auto& m = *impl_;
+  PrecisionScope precision(outputs.precision, m.device.is_cuda());
   m.require_ready("evaluating");
   // What training left unchanged (a whole frozen encoder, or the lower part of a top-K tuned one) comes from
   // the feature cache; a fully tuned encoder is encoded afresh, so its one-off features never enter the cache.
@@ -83,6 +85,17 @@ EvaluationReport Model::evaluate(const Dataset& data, const std::string& out_dir
 
 Matrix distance_matrix(const Embeddings& posters, const Embeddings& intros, DistanceKind kind) {
   return model::to_matrix(eval::distance_matrix(to_tensor(posters), to_tensor(intros), kind));
+}
+
+SplitMetricsMap match_metrics(const Embeddings& posters, const Embeddings& intros,
+                              const std::vector<std::size_t>& train_rows) {
+  if (posters.rows() != intros.rows() || posters.cols() != intros.cols()) {
+    fail(ErrorKind::InvalidArgument, "match_metrics: posters are {}×{} but intros {}×{}; row i of each must be one movie",
+         posters.rows(), posters.cols(), intros.rows(), intros.cols());
+  }
+  if (posters.rows() == 0) fail(ErrorKind::InvalidArgument, "match_metrics: no rows");
+  torch::NoGradGuard no_grad;
+  return eval::evaluate_splits(to_tensor(posters), to_tensor(intros), {train_rows.begin(), train_rows.end()});
 }
 
 }  // namespace clipmatch

@@ -4,6 +4,7 @@
 #include "model/batching.hpp"
 
 #include "core/autocast.hpp"
+#include "core/precision.hpp"
 #include "core/compute_threads.hpp"
 #include "core/progress.hpp"
 #include "core/fail.hpp"
@@ -110,7 +111,7 @@ text::TokenBatch Model::Impl::tokenize(const std::vector<std::string>& texts) co
 
 torch::Tensor Model::Impl::encode_pixel_batch(const torch::Tensor& pixels, std::int64_t top_k) const {
   const auto on_device = pixels.to(device, /*non_blocking=*/true);
-  CudaAutocast autocast(device, /*enabled=*/true);
+  CudaAutocast autocast(device, current_precision() == Precision::Bf16);
   return net->image_encoder->forward_lower(on_device, top_k);
 }
 
@@ -120,15 +121,18 @@ torch::Tensor Model::Impl::encode_image_batch(const std::vector<std::string>& pa
 
 torch::Tensor Model::Impl::encode_text_batch(const std::vector<std::string>& texts, std::int64_t top_k) const {
   require_ready("encoding intros");
+  return encode_token_batch(tokenize(texts), top_k);
+}
+
+torch::Tensor Model::Impl::encode_token_batch(text::TokenBatch batch, std::int64_t top_k) const {
   const auto max_tokens = static_cast<std::int64_t>(text.max_tokens);
   if (top_k > 0 && max_tokens <= 0) {
     fail(ErrorKind::Unsupported, "top-K caching of the {} intro encoder needs a fixed token limit",
          config.text_encoder.kind);
   }
-  auto batch = tokenize(texts);
   batch.ids = batch.ids.to(device);
   batch.attention_mask = batch.attention_mask.to(device);
-  CudaAutocast autocast(device, /*enabled=*/true);
+  CudaAutocast autocast(device, current_precision() == Precision::Bf16);
   auto stage = net->text_encoder->forward_lower(batch, top_k);
   if (top_k == 0) return stage;
   // Every intro gets the same [max_tokens, D] shape whatever batch it came in: zero past its length (masked
@@ -152,14 +156,33 @@ torch::Tensor Model::Impl::image_features(const std::vector<std::string>& paths,
   });
 }
 
+torch::Tensor Model::Impl::text_stage(const std::vector<std::string>& texts, std::int64_t top_k,
+                                      std::size_t batch_size, bool to_cpu, Progress* progress) const {
+  require_ready("encoding intros");
+  const auto all = tokenize(texts);
+  const auto lengths = all.attention_mask.sum(1);
+  // Batches of similar length: each is padded only to its own longest intro, so almost no work is spent on
+  // padding (intros range from a few tokens to the limit). Results go back to the callers' order.
+  const auto order = std::get<1>(lengths.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
+  const auto sorted = model::batched(texts.size(), batch_size, [&](std::size_t begin, std::size_t end) {
+    const auto rows = order.slice(0, static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end));
+    const auto longest = lengths.index_select(0, rows).max().item<std::int64_t>();
+    text::TokenBatch batch{all.ids.index_select(0, rows).slice(1, 0, longest),
+                           all.attention_mask.index_select(0, rows).slice(1, 0, longest)};
+    auto out = encode_token_batch(std::move(batch), top_k);
+    return to_cpu ? out.to(torch::kCPU) : out;
+  }, progress);
+  auto result = torch::empty_like(sorted);
+  result.index_copy_(0, order.to(sorted.device()), sorted);
+  return result;
+}
+
 torch::Tensor Model::Impl::text_features(const std::vector<std::string>& texts, std::size_t batch_size) const {
   require_ready("encoding intros");
   if (texts.empty()) return torch::empty({0, net->text_encoder->feature_dim()}, torch::TensorOptions(device));
   model::EvalPass pass(*net->text_encoder);
   Progress progress("encode intros", texts.size(), /*enabled=*/false);
-  return model::batched(texts.size(), batch_size, [&](std::size_t begin, std::size_t end) {
-    return encode_text_batch({texts.begin() + begin, texts.begin() + end}, 0);
-  }, &progress);
+  return text_stage(texts, 0, batch_size, /*to_cpu=*/false, &progress);
 }
 
 torch::Tensor Model::Impl::embed_image_features(const torch::Tensor& features) const {
@@ -173,6 +196,29 @@ torch::Tensor Model::Impl::embed_text_features(const torch::Tensor& features) co
 }
 
 // --- the facade ------------------------------------------------------------------------------------------
+
+namespace {
+
+/// What every public encoding call holds for its duration: the caller's progress observer and precision for
+/// this thread, and no autograd.
+class EncodeCall {
+ public:
+  EncodeCall(const EncodeOptions& options, const torch::Device& device)
+      : progress_(options.progress), precision_(options.precision, device.is_cuda()) {}
+
+ private:
+  ProgressScope progress_;
+  PrecisionScope precision_;
+  torch::NoGradGuard no_grad_;
+};
+
+EncodeOptions with_batch_size(std::size_t batch_size) {
+  EncodeOptions options;
+  options.batch_size = batch_size;
+  return options;
+}
+
+}  // namespace
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::Model(Model&&) noexcept = default;
@@ -215,28 +261,34 @@ std::string Model::device() const { return impl_->device.str(); }
 double Model::logit_scale() const { return std::exp(impl_->net->logit_scale.item<double>()); }
 
 Matrix Model::poster_features(const std::vector<std::string>& image_paths, std::size_t batch_size) const {
-  return model::to_matrix(impl_->image_features(image_paths, batch_size));
+  return poster_features(image_paths, with_batch_size(batch_size));
+}
+
+Matrix Model::poster_features(const std::vector<std::string>& image_paths, const EncodeOptions& options) const {
+  EncodeCall call(options, impl_->device);
+  return model::to_matrix(impl_->image_features(image_paths, options.batch_size));
 }
 
 Matrix Model::intro_features(const std::vector<std::string>& intros, std::size_t batch_size) const {
-  return model::to_matrix(impl_->text_features(intros, batch_size));
+  return intro_features(intros, with_batch_size(batch_size));
+}
+
+Matrix Model::intro_features(const std::vector<std::string>& intros, const EncodeOptions& options) const {
+  EncodeCall call(options, impl_->device);
+  return model::to_matrix(impl_->text_features(intros, options.batch_size));
 }
 
 Embeddings Model::encode_posters(const std::vector<std::string>& image_paths, std::size_t batch_size) const {
-  EncodeOptions options;
-  options.batch_size = batch_size;
-  return encode_posters(image_paths, options);
+  return encode_posters(image_paths, with_batch_size(batch_size));
 }
 
 Embeddings Model::encode_posters(const std::vector<std::string>& image_paths, const EncodeOptions& options) const {
-  ProgressScope scope(options.progress);
-  torch::NoGradGuard no_grad;
+  EncodeCall call(options, impl_->device);
   return model::to_matrix(impl_->embed_image_features(impl_->image_features(image_paths, options.batch_size)));
 }
 
 Embeddings Model::encode_poster_bytes(const std::vector<EncodedImage>& images, const EncodeOptions& options) const {
-  ProgressScope scope(options.progress);
-  torch::NoGradGuard no_grad;
+  EncodeCall call(options, impl_->device);
   const auto features = impl_->image_features(images.size(), options.batch_size, [&](std::size_t begin, std::size_t end) {
     return io::preprocess_encoded({images.begin() + begin, images.begin() + end}, impl_->image.preprocess);
   });
@@ -244,8 +296,7 @@ Embeddings Model::encode_poster_bytes(const std::vector<EncodedImage>& images, c
 }
 
 Embeddings Model::encode_poster_pixels(const std::vector<PixelView>& images, const EncodeOptions& options) const {
-  ProgressScope scope(options.progress);
-  torch::NoGradGuard no_grad;
+  EncodeCall call(options, impl_->device);
   const auto features = impl_->image_features(images.size(), options.batch_size, [&](std::size_t begin, std::size_t end) {
     return io::preprocess_pixels({images.begin() + begin, images.begin() + end}, impl_->image.preprocess);
   });
@@ -253,14 +304,11 @@ Embeddings Model::encode_poster_pixels(const std::vector<PixelView>& images, con
 }
 
 Embeddings Model::encode_intros(const std::vector<std::string>& intros, std::size_t batch_size) const {
-  EncodeOptions options;
-  options.batch_size = batch_size;
-  return encode_intros(intros, options);
+  return encode_intros(intros, with_batch_size(batch_size));
 }
 
 Embeddings Model::encode_intros(const std::vector<std::string>& intros, const EncodeOptions& options) const {
-  ProgressScope scope(options.progress);
-  torch::NoGradGuard no_grad;
+  EncodeCall call(options, impl_->device);
   return model::to_matrix(impl_->embed_text_features(impl_->text_features(intros, options.batch_size)));
 }
 

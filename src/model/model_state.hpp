@@ -3,6 +3,7 @@
 // evaluation.
 #pragma once
 
+#include "core/progress.hpp"
 #include "model/projection_head.hpp"
 #include "model/towers.hpp"
 #include "train/content_hash.hpp"
@@ -84,6 +85,11 @@ struct Model::Impl {
   torch::Tensor encode_image_batch(const std::vector<std::string>& paths, std::int64_t top_k) const;
   torch::Tensor encode_pixel_batch(const torch::Tensor& pixels, std::int64_t top_k) const;
   torch::Tensor encode_text_batch(const std::vector<std::string>& texts, std::int64_t top_k) const;
+  torch::Tensor encode_token_batch(text::TokenBatch batch, std::int64_t top_k) const;
+  /// encode_text_batch over many intros, batched by similar token length (each batch padded only to its own
+  /// longest intro) and returned in the given order; on the CPU when `to_cpu`. The caller holds the eval pass.
+  torch::Tensor text_stage(const std::vector<std::string>& texts, std::int64_t top_k, std::size_t batch_size,
+                           bool to_cpu, Progress* progress) const;
   /// Decoded, preprocessed pixels of posters [N,3,S,S] on CPU (uses all cores).
   torch::Tensor load_pixels(const std::vector<std::string>& paths) const;
   /// Token batch of intros, padded to the longest.

@@ -11,6 +11,7 @@
 
 #include "core/autocast.hpp"
 #include "core/fail.hpp"
+#include "core/precision.hpp"
 #include "core/progress.hpp"
 #include "core/seeded_init.hpp"
 #include "eval/metrics_json.hpp"
@@ -104,7 +105,7 @@ nlohmann::json run_fingerprint(const TrainOptions& o, const ModelConfig& config,
   std::string content;
   for (const auto& movie : data.movies) content += movie.poster + '\n' + movie.intro + '\n';
   for (auto row : data.train) content += std::to_string(row) + ',';
-  return {{"epochs", o.epochs}, {"batch_size", o.batch_size}, {"learning_rate", o.learning_rate},
+  nlohmann::json fingerprint{{"epochs", o.epochs}, {"batch_size", o.batch_size}, {"learning_rate", o.learning_rate},
           {"encoder_learning_rate", o.encoder_learning_rate}, {"weight_decay", o.weight_decay},
           {"warmup_fraction", o.warmup_fraction}, {"schedule", to_name(o.schedule)},
           {"plateau_factor", o.plateau_factor}, {"plateau_patience", o.plateau_patience},
@@ -114,6 +115,9 @@ nlohmann::json run_fingerprint(const TrainOptions& o, const ModelConfig& config,
           {"mixed_precision", o.mixed_precision}, {"early_stopping_patience", o.early_stopping_patience},
           {"eval_every", o.eval_every}, {"seed", o.seed}, {"model", model::config_to_json(config)},
           {"data", {{"movies", data.movies.size()}, {"content", train::hash_text(content).hex()}}}};
+  // Only when it differs from the default, so that runs interrupted before the option existed still resume.
+  if (o.precision != Precision::Fp32) fingerprint["precision"] = to_name(o.precision);
+  return fingerprint;
 }
 
 /// Refuses a resume whose run differs from the interrupted one, naming the first field that differs.
@@ -158,6 +162,7 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
   validate(options);
   ProgressScope progress_scope(options.progress);
   auto& m = *impl_;
+  PrecisionScope precision(options.precision, m.device.is_cuda());
   const auto start = std::chrono::steady_clock::now();
   const auto n = static_cast<std::int64_t>(data.movies.size());
   if (n < 2) {

@@ -1,5 +1,7 @@
 #include "nn/fused_conv.hpp"
 
+#include "core/precision.hpp"
+
 namespace clipmatch::nn {
 
 FusedConv fuse_conv_bn(const torch::nn::Conv2d& conv, const torch::nn::BatchNorm2d& bn) {
@@ -18,6 +20,8 @@ FusedConv fuse_conv_bn(const torch::nn::Conv2d& conv, const torch::nn::BatchNorm
   FusedConv fused;
   fused.weight = (weight * scale.view({-1, 1, 1, 1})).contiguous(at::MemoryFormat::ChannelsLast);
   fused.bias = (shift + (conv_bias - bn->running_mean.detach()) * scale).contiguous();
+  fused.weight_bf16 = fused.weight.to(torch::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+  fused.bias_bf16 = fused.bias.to(torch::kBFloat16);
   const auto& stride = *conv->options.stride();
   fused.stride.assign(stride.begin(), stride.end());
   // Every convolution in these networks pads "same" for odd kernels; the options' padding is a variant whose
@@ -25,6 +29,11 @@ FusedConv fuse_conv_bn(const torch::nn::Conv2d& conv, const torch::nn::BatchNorm
   fused.padding = {(weight.size(2) - 1) / 2, (weight.size(3) - 1) / 2};
   fused.groups = conv->options.groups();
   return fused;
+}
+
+torch::Tensor to_fused_input(const torch::Tensor& x) {
+  const auto dtype = current_precision() == Precision::Bf16 ? torch::kBFloat16 : torch::kFloat32;
+  return x.to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
 }
 
 bool can_use_fused_path(const torch::nn::Module& module) {

@@ -19,11 +19,16 @@ namespace clipmatch::nn {
 struct FusedConv {
   torch::Tensor weight;  // [out, in/groups, kh, kw], channels-last
   torch::Tensor bias;    // [out]
+  torch::Tensor weight_bf16, bias_bf16;  // the same in bfloat16, for Precision::Bf16
   std::vector<std::int64_t> stride;
   std::vector<std::int64_t> padding;
   std::int64_t groups = 1;
 
+  /// Runs in x's dtype (float32 or bfloat16).
   torch::Tensor operator()(const torch::Tensor& x) const {
+    if (x.scalar_type() == torch::kBFloat16) {
+      return torch::conv2d(x, weight_bf16, bias_bf16, stride, padding, /*dilation=*/1, groups);
+    }
     return torch::conv2d(x, weight, bias, stride, padding, /*dilation=*/1, groups);
   }
 };
@@ -38,6 +43,10 @@ bool can_use_fused_path(const torch::nn::Module& module);
 /// reach the parameters of `parts` or flow back into `input` (may be undefined).
 bool can_use_fused_path(const torch::nn::Module& module, const std::vector<const torch::nn::Module*>& parts,
                         const torch::Tensor& input);
+
+/// The dtype a fused path computes in for the calling thread's precision: bfloat16 under Precision::Bf16,
+/// float32 otherwise (int8 applies to Linear layers only). Converts channels-last.
+torch::Tensor to_fused_input(const torch::Tensor& x);
 
 /// Remembers which parameter/buffer versions a fused copy was built from.
 class FusedConvCache {

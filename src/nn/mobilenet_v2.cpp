@@ -168,7 +168,7 @@ void MobileNetV2Impl::build_fused() {
 
 torch::Tensor MobileNetV2Impl::features_fused(torch::Tensor x, std::int64_t begin, std::int64_t end) {
   ensure_fused();
-  x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  x = to_fused_input(x);
   for (std::int64_t b = begin; b < end; ++b) {
     const FusedBlock& block = fused_blocks_[static_cast<std::size_t>(b)];
     torch::Tensor y = x;
@@ -179,7 +179,7 @@ torch::Tensor MobileNetV2Impl::features_fused(torch::Tensor x, std::int64_t begi
     if (block.use_residual) y.add_(x);
     x = std::move(y);
   }
-  return x;
+  return x.to(torch::kFloat32);
 }
 
 bool MobileNetV2Impl::use_fused(std::int64_t begin, std::int64_t end, const torch::Tensor& input) const {

@@ -212,12 +212,12 @@ void ResNetImpl::build_fused() {
 
 torch::Tensor ResNetImpl::stem_fused(const torch::Tensor& x) {
   ensure_fused();
-  return torch::max_pool2d(fused_stem_(x.contiguous(at::MemoryFormat::ChannelsLast)).relu_(), 3, 2, 1);
+  return torch::max_pool2d(fused_stem_(to_fused_input(x)).relu_(), 3, 2, 1);
 }
 
 torch::Tensor ResNetImpl::stages_fused(torch::Tensor x, std::int64_t begin, std::int64_t end) {
   ensure_fused();
-  x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  x = to_fused_input(x);
   for (std::int64_t i = begin; i < end; ++i) {
     for (const auto& block : fused_stages_[static_cast<std::size_t>(i)]) {
       torch::Tensor y = block.conv1(x).relu_();
@@ -227,7 +227,7 @@ torch::Tensor ResNetImpl::stages_fused(torch::Tensor x, std::int64_t begin, std:
       x = std::move(y);
     }
   }
-  return x;
+  return x.to(torch::kFloat32);
 }
 
 bool ResNetImpl::use_fused(bool with_stem, std::int64_t begin, std::int64_t end, const torch::Tensor& input) const {

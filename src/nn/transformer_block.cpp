@@ -1,7 +1,10 @@
 #include "nn/transformer_block.hpp"
 
 #include "core/fail.hpp"
+#include "core/precision.hpp"
 #include "nn/attention.hpp"
+#include "nn/fused_conv.hpp"
+#include "nn/inference_stack.hpp"
 
 namespace clipmatch::nn {
 
@@ -86,6 +89,7 @@ TransformerStackImpl::TransformerStackImpl(const BlockOptions& options, std::int
   if (layers < 0) fail(ErrorKind::InvalidArgument, "transformer: negative layer count {}", layers);
   blocks_ = register_module("blocks", torch::nn::ModuleList());
   for (std::int64_t i = 0; i < layers; ++i) blocks_->push_back(TransformerBlock(options));
+  inference_ = std::make_shared<InferenceStack>();
 }
 
 torch::Tensor TransformerStackImpl::forward(torch::Tensor x, const torch::Tensor& additive_mask, bool causal) {
@@ -96,6 +100,15 @@ torch::Tensor TransformerStackImpl::forward_range(torch::Tensor x, const torch::
                                                   std::int64_t begin, std::int64_t end) {
   if (begin < 0 || begin > end || end > size()) {
     fail(ErrorKind::InvalidArgument, "transformer: block range [{}, {}) is outside the {} blocks", begin, end, size());
+  }
+  if (const Precision precision = current_precision(); precision != Precision::Fp32 && begin < end) {
+    std::vector<const torch::nn::Module*> parts;
+    for (std::int64_t i = begin; i < end; ++i) parts.push_back(blocks_[static_cast<std::size_t>(i)].get());
+    // Only where no gradient is wanted: trainable blocks always run the fp32 modules.
+    if (can_use_fused_path(*this, parts, x)) {
+      torch::NoGradGuard no_grad;
+      return inference_->forward(*this, std::move(x), additive_mask, causal, begin, end, precision);
+    }
   }
   for (std::int64_t i = begin; i < end; ++i) {
     x = blocks_[static_cast<std::size_t>(i)]->as<TransformerBlock>()->forward(x, additive_mask, causal);

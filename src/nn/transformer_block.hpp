@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace clipmatch::nn {
@@ -27,6 +28,8 @@ struct BlockOptions {
   bool qkv_bias = true;
 };
 
+class InferenceStack;
+
 class SelfAttentionImpl : public torch::nn::Module {
  public:
   SelfAttentionImpl(std::int64_t hidden, std::int64_t heads, bool qkv_bias);
@@ -34,6 +37,7 @@ class SelfAttentionImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& additive_mask, bool causal);
 
  private:
+  friend class InferenceStack;  // reads the weights to build reduced-precision copies
   std::int64_t heads_;
   torch::nn::Linear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, out_proj_{nullptr};
 };
@@ -45,6 +49,7 @@ class TransformerBlockImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& additive_mask, bool causal);
 
  private:
+  friend class InferenceStack;
   BlockOptions options_;
   SelfAttention attn_{nullptr};
   torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};
@@ -65,6 +70,9 @@ class TransformerStackImpl : public torch::nn::Module {
 
  private:
   torch::nn::ModuleList blocks_;
+  /// Reduced-precision copies for inference (bf16 / int8), built on first use and rebuilt when the weights
+  /// change.
+  std::shared_ptr<InferenceStack> inference_;
 };
 TORCH_MODULE(TransformerStack);
 

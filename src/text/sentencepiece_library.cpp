@@ -34,6 +34,27 @@ std::vector<fs::path> candidate_paths() {
   return candidates;
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CLIPMATCH_SANITIZED_BUILD 1
+#endif
+
+// The shim's sentencepiece must bind to its own bundled protobuf, never to LibTorch's. Normally RTLD_DEEPBIND
+// does that. ASan and TSan refuse RTLD_DEEPBIND (google/sanitizers#611: the deep-bound library would bypass
+// their malloc and new interceptors), so sanitizer builds load the shim, built uninstrumented for them, into a
+// link-map namespace of its own: nothing it allocates or frees ever crosses into ours (buffers it returns are
+// freed by clipmatch_spm_release, inside it). See docs/sanitizers.md.
+void* open_privately(const fs::path& path) {
+#ifdef CLIPMATCH_SANITIZED_BUILD
+  return dlmopen(LM_ID_NEWLM, path.c_str(), RTLD_NOW | RTLD_LOCAL);
+#else
+  int flags = RTLD_NOW | RTLD_LOCAL;
+#ifdef RTLD_DEEPBIND
+  flags |= RTLD_DEEPBIND;
+#endif
+  return dlopen(path.c_str(), flags);
+#endif
+}
+
 template <typename Fn>
 void resolve(void* handle, const fs::path& path, const char* name, Fn& slot) {
   void* symbol = dlsym(handle, name);
@@ -49,11 +70,7 @@ ShimApi load() {
       tried += "\n  " + path.string();
       continue;
     }
-    int flags = RTLD_NOW | RTLD_LOCAL;
-#ifdef RTLD_DEEPBIND
-    flags |= RTLD_DEEPBIND;  // the shim's sentencepiece must bind to its own bundled protobuf, not LibTorch's
-#endif
-    void* handle = dlopen(path.c_str(), flags);
+    void* handle = open_privately(path);
     if (handle == nullptr) {
       const char* why = dlerror();
       fail(ErrorKind::Unsupported, "{}: cannot load the sentencepiece shim: {}", path.string(), why ? why : "?");

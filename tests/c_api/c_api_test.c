@@ -234,6 +234,24 @@ int main(int argc, char** argv) {
   CHECK(clipmatch_evaluate(loaded, data_dir, &eval, &evaluated) == CLIPMATCH_ERROR_INVALID_ARGUMENT);
   CHECK(strstr(clipmatch_last_error(), "distance is 9") != NULL);
 
+  /* Precision: fp32 is the default; bf16 gives nearly the same unit rows; an unknown value is refused. */
+  clipmatch_encode_params precise = clipmatch_encode_default_params();
+  CHECK(precise.precision == CLIPMATCH_PRECISION_FP32);
+  precise.precision = CLIPMATCH_PRECISION_BF16;
+  float half[2 * DIM];
+  CHECK(clipmatch_encode_posters_ex(loaded, posters, 2, &precise, half, 2 * DIM) == CLIPMATCH_OK);
+  for (int row = 0; row < 2; ++row) {
+    double dot = 0;
+    for (int i = 0; i < DIM; ++i) dot += (double)half[row * DIM + i] * p2[row * DIM + i];
+    CHECK(dot > 0.999);
+  }
+  precise.precision = (clipmatch_precision)7;
+  CHECK(clipmatch_encode_posters_ex(loaded, posters, 2, &precise, half, 2 * DIM) == CLIPMATCH_ERROR_INVALID_ARGUMENT);
+  CHECK(strstr(clipmatch_last_error(), "precision is 7") != NULL);
+  eval = clipmatch_eval_default_params();
+  eval.precision = CLIPMATCH_PRECISION_INT8;
+  CHECK(clipmatch_evaluate(loaded, data_dir, &eval, &evaluated) == CLIPMATCH_OK);
+
   clipmatch_model_free(loaded);
   clipmatch_model_free(model);
   clipmatch_model_free(NULL);

@@ -250,6 +250,20 @@ def test_poster_bytes_equal_poster_files(trained):
         model.encode_poster_bytes(["a str is no image"])
 
 
+def test_precision_keyword(trained):
+    _, data, model, _ = trained
+    assert list(clipmatch.names("precision")) == ["fp32", "bf16", "int8"]
+    fp32 = model.encode_posters(data.posters[:6])
+    assert np.array_equal(model.encode_posters(data.posters[:6], precision="fp32"), fp32)
+    bf16 = model.encode_posters(data.posters[:6], precision="bf16")
+    assert (np.sum(bf16 * fp32, axis=1) > 0.999).all()
+    intros = data.intros[:5]
+    assert (np.sum(model.encode_intros(intros, precision="int8") * model.encode_intros(intros), axis=1) > 0.999).all()
+    with pytest.raises(clipmatch.Error, match="precision must be fp32, bf16 or int8"):
+        model.encode_posters(data.posters[:1], precision="fp16")
+    assert clipmatch.TrainOptions("/tmp/x", precision="bf16").precision == "bf16"
+
+
 def test_poster_pixels_equal_poster_files(trained, tmp_path):
     _, _, model, _ = trained
     rng = np.random.default_rng(5)

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The CPU comparison of issue #9 in one run: for each row (MobileNetV2 features, ViT-B/16, BERT-base) clipmatch
+# and PyTorch's fastest path measure the same items back to back, so machine load hits both alike; the report
+# gives each figure and the ratio.
+#
+#   bench/compare_cpu.sh [OUT_DIR]          (default /tmp/clipmatch-compare)
+#
+# Environment: CLIPMATCH (the CLI, default build/clipmatch), CLIPMATCH_SHARED (default ../shared), THREADS (2),
+# ROUNDS (2: each row alternates clipmatch / PyTorch this many times; the best of each is kept), and per row the
+# items and batch: MNV2_ITEMS (256) MNV2_BATCH (32) VIT_ITEMS (32) VIT_BATCH (16) BERT_ITEMS (128) BERT_BATCH (32).
+# Random-weight ViT-B/16 and BERT-base folders are generated into OUT_DIR once (bench/make_random_weights.py).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="${1:-/tmp/clipmatch-compare}"
+cli="${CLIPMATCH:-$root/build/clipmatch}"
+shared="${CLIPMATCH_SHARED:-$root/../shared}"
+python=/usr/bin/python3  # Debian's interpreter, which has python3-torch
+threads="${THREADS:-2}"
+rounds="${ROUNDS:-2}"
+data="$shared/data/ml100k-tmdb"
+mkdir -p "$out"
+
+for kind in vit-base bert-base; do
+  [[ -f "$out/$kind/model.safetensors" ]] || "$python" "$root/bench/make_random_weights.py" "$out/$kind" --kind "$kind"
+done
+
+# clipmatch's threads: OMP_NUM_THREADS is honoured by the library (src/core/compute_threads.cpp).
+export OMP_NUM_THREADS="$threads"
+run_clipmatch() {  # row items batch image-encoder text-encoder
+  local row=$1 items=$2 batch=$3 image=$4 text=$5 file
+  for round in $(seq "$rounds"); do
+    file="$out/clipmatch-$row-$round.json"
+    "$cli" bench --data "$data" --image-encoder "$image" --text-encoder "$text" --precision fp32 bf16 int8 \
+      --posters "$items" --intros "$items" --image-batch "$batch" --text-batch "$batch" --repeat 1 \
+      --skip-end-to-end --skip-training --matrix-n 16 --json "$file" > /dev/null
+    "$python" "$root/bench/pytorch_peer.py" --data "$data" --rows "$row" --limit "$items" --batch "$batch" \
+      --threads "$threads" --repeat 1 --json "$out/pytorch-$row-$round.json" > /dev/null
+  done
+}
+
+glove="glove:$shared/weights/glove_6b_100d_top100k"
+run_clipmatch mobilenet_v2 "${MNV2_ITEMS:-256}" "${MNV2_BATCH:-32}" "mobilenet_v2:$shared/weights/mobilenet_v2_imagenet" "$glove"
+run_clipmatch vit "${VIT_ITEMS:-32}" "${VIT_BATCH:-16}" "vit:$out/vit-base" "$glove"
+run_clipmatch bert "${BERT_ITEMS:-128}" "${BERT_BATCH:-32}" "mobilenet_v2:$shared/weights/mobilenet_v2_imagenet" "bert:$out/bert-base"
+
+"$python" "$root/bench/compare_report.py" "$out" | tee "$out/report.md"
