@@ -91,11 +91,15 @@ void ThreadPool::parallel_for(std::size_t n, const std::function<void(std::size_
     wake_.notify_all();
   }
   state->run_indices();
+  std::exception_ptr error;
   {
     std::unique_lock<std::mutex> lock(state->mutex);
     state->done.wait(lock, [&] { return state->helpers_running == 0; });
+    // Taken out of the shared state: a helper's task may hold the state's last reference and free it on its
+    // worker thread while the caller still reads the exception (ThreadSanitizer saw that race).
+    error = std::move(state->error);
   }
-  if (state->error) std::rethrow_exception(state->error);
+  if (error) std::rethrow_exception(error);
 }
 
 ThreadPool& ThreadPool::shared() {
