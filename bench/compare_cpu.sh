@@ -6,7 +6,8 @@
 #   bench/compare_cpu.sh [OUT_DIR]          (default /tmp/clipmatch-compare)
 #
 # Environment: CLIPMATCH (the CLI, default build/clipmatch), CLIPMATCH_SHARED (default ../shared), THREADS (2),
-# ROUNDS (2: each row alternates clipmatch / PyTorch this many times; the best of each is kept), and per row the
+# ROUNDS (2: each row alternates clipmatch / PyTorch this many times; the best of each is kept), ROWS (the rows to
+# run, default "mobilenet_v2 vit bert"), and per row the
 # items and batch: MNV2_ITEMS (256) MNV2_BATCH (32) VIT_ITEMS (32) VIT_BATCH (16) BERT_ITEMS (128) BERT_BATCH (32).
 # Random-weight ViT-B/16 and BERT-base folders are generated into OUT_DIR once (bench/make_random_weights.py).
 set -euo pipefail
@@ -17,6 +18,7 @@ shared="${CLIPMATCH_SHARED:-$root/../shared}"
 python=/usr/bin/python3  # Debian's interpreter, which has python3-torch
 threads="${THREADS:-2}"
 rounds="${ROUNDS:-2}"
+rows=" ${ROWS:-mobilenet_v2 vit bert} "
 data="$shared/data/ml100k-tmdb"
 mkdir -p "$out"
 
@@ -26,8 +28,9 @@ done
 
 # clipmatch's threads: OMP_NUM_THREADS is honoured by the library (src/core/compute_threads.cpp).
 export OMP_NUM_THREADS="$threads"
-run_clipmatch() {  # row items batch image-encoder text-encoder
+run_row() {  # row items batch image-encoder text-encoder: clipmatch, then PyTorch, ROUNDS times
   local row=$1 items=$2 batch=$3 image=$4 text=$5 file
+  [[ "$rows" == *" $row "* ]] || return 0
   for round in $(seq "$rounds"); do
     file="$out/clipmatch-$row-$round.json"
     "$cli" bench --data "$data" --image-encoder "$image" --text-encoder "$text" --precision fp32 bf16 int8 \
@@ -39,8 +42,8 @@ run_clipmatch() {  # row items batch image-encoder text-encoder
 }
 
 glove="glove:$shared/weights/glove_6b_100d_top100k"
-run_clipmatch mobilenet_v2 "${MNV2_ITEMS:-256}" "${MNV2_BATCH:-32}" "mobilenet_v2:$shared/weights/mobilenet_v2_imagenet" "$glove"
-run_clipmatch vit "${VIT_ITEMS:-32}" "${VIT_BATCH:-16}" "vit:$out/vit-base" "$glove"
-run_clipmatch bert "${BERT_ITEMS:-128}" "${BERT_BATCH:-32}" "mobilenet_v2:$shared/weights/mobilenet_v2_imagenet" "bert:$out/bert-base"
+run_row mobilenet_v2 "${MNV2_ITEMS:-256}" "${MNV2_BATCH:-32}" "mobilenet_v2:$shared/weights/mobilenet_v2_imagenet" "$glove"
+run_row vit "${VIT_ITEMS:-32}" "${VIT_BATCH:-16}" "vit:$out/vit-base" "$glove"
+run_row bert "${BERT_ITEMS:-128}" "${BERT_BATCH:-32}" "mobilenet_v2:$shared/weights/mobilenet_v2_imagenet" "bert:$out/bert-base"
 
 "$python" "$root/bench/compare_report.py" "$out" | tee "$out/report.md"
