@@ -119,11 +119,6 @@ torch::Tensor Model::Impl::encode_image_batch(const std::vector<std::string>& pa
   return encode_pixel_batch(load_pixels(paths), top_k);
 }
 
-torch::Tensor Model::Impl::encode_text_batch(const std::vector<std::string>& texts, std::int64_t top_k) const {
-  require_ready("encoding intros");
-  return encode_token_batch(tokenize(texts), top_k);
-}
-
 torch::Tensor Model::Impl::encode_token_batch(text::TokenBatch batch, std::int64_t top_k) const {
   const auto max_tokens = static_cast<std::int64_t>(text.max_tokens);
   if (top_k > 0 && max_tokens <= 0) {

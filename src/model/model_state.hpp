@@ -84,9 +84,8 @@ struct Model::Impl {
   /// come zeroed past each intro's length and padded to max_tokens, one shape for every intro.
   torch::Tensor encode_image_batch(const std::vector<std::string>& paths, std::int64_t top_k) const;
   torch::Tensor encode_pixel_batch(const torch::Tensor& pixels, std::int64_t top_k) const;
-  torch::Tensor encode_text_batch(const std::vector<std::string>& texts, std::int64_t top_k) const;
   torch::Tensor encode_token_batch(text::TokenBatch batch, std::int64_t top_k) const;
-  /// encode_text_batch over many intros, batched by similar token length (each batch padded only to its own
+  /// encode_token_batch over many intros (tokenised once), batched by similar token length (each batch padded only to its own
   /// longest intro) and returned in the given order; on the CPU when `to_cpu`. The caller holds the eval pass.
   torch::Tensor text_stage(const std::vector<std::string>& texts, std::int64_t top_k, std::size_t batch_size,
                            bool to_cpu, Progress* progress) const;

@@ -40,6 +40,7 @@ class QuantizedEngineForPrepack {
         return;
       }
     }
+    fail(ErrorKind::Unsupported, "precision int8 needs a LibTorch built with a quantised engine (oneDNN, FBGEMM or QNNPACK)");
   }
   ~QuantizedEngineForPrepack() {
     if (at::globalContext().qEngine() != previous_) at::globalContext().setQEngine(previous_);
@@ -60,14 +61,6 @@ torch::Tensor quantize_rows(const torch::Tensor& weight) {
 }
 
 }  // namespace
-
-void require_precision_support(Precision precision, const torch::Device& device) {
-  if (precision != Precision::Int8) return;
-  if (!device.is_cpu()) fail(ErrorKind::InvalidArgument, "precision int8 runs on the CPU only; on CUDA use bf16 or fp32");
-  const auto& engines = at::globalContext().supportedQEngines();
-  const bool usable = std::any_of(engines.begin(), engines.end(), [](at::QEngine e) { return e != at::QEngine::NoQEngine; });
-  if (!usable) fail(ErrorKind::Unsupported, "precision int8 needs a LibTorch built with a quantised engine (oneDNN, FBGEMM or QNNPACK)");
-}
 
 PackedLinear::PackedLinear(const torch::Tensor& weight, const torch::Tensor& bias, Precision precision)
     : precision_(precision) {

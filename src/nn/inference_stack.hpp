@@ -38,9 +38,6 @@ class PackedLinear {
   c10::IValue packed_;           // Int8: LibTorch's prepacked quantised weight (LinearPackedParamsBase)
 };
 
-/// Whether this LibTorch build can run `precision` on `device`; throws Unsupported explaining why not.
-void require_precision_support(Precision precision, const torch::Device& device);
-
 class InferenceStack {
  public:
   /// Runs blocks [begin, end) of `stack` in `precision` (Bf16 or Int8); x and the result are fp32.
