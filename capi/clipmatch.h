@@ -137,6 +137,11 @@ CLIPMATCH_API clipmatch_status clipmatch_model_save(const clipmatch_model* model
 CLIPMATCH_API void clipmatch_model_free(clipmatch_model* model);
 /** Width of the embeddings (the rows written by the encode functions); 0 for NULL. */
 CLIPMATCH_API int64_t clipmatch_model_embed_dim(const clipmatch_model* model);
+/** The poster-text channel's fusion weight the model learned or was given in training (saved with it); -1 when
+ *  it has none or model is NULL. */
+CLIPMATCH_API double clipmatch_model_fusion_weight(const clipmatch_model* model);
+/** 1 when this library can read posters (built with Tesseract, English data installed), else 0. */
+CLIPMATCH_API int clipmatch_ocr_available(void);
 
 /* --- encoding: every function writes n × embed_dim L2-normalised floats into out (out_len floats) -------- */
 
@@ -237,6 +242,37 @@ typedef struct clipmatch_epoch_metrics {
   clipmatch_metrics metrics;
 } clipmatch_epoch_metrics;
 
+/* --- catalog indexes (FAISS): search catalogs too large for a distance matrix ------------------------------- */
+
+typedef struct clipmatch_index clipmatch_index;
+/** The order of clipmatch::enum_names<IndexKind>(): "flat" (exact), "hnsw" (approximate, the default),
+ *  "ivf-pq" (approximate, smallest). */
+typedef enum clipmatch_index_kind {
+  CLIPMATCH_INDEX_FLAT = 0,
+  CLIPMATCH_INDEX_HNSW = 1,
+  CLIPMATCH_INDEX_IVF_PQ = 2
+} clipmatch_index_kind;
+
+/** Indexes n L2-normalised rows of width dim (inner product). ids: NULL or n strings kept beside the index
+ *  (saved with it). CLIPMATCH_ERROR_UNSUPPORTED when the library was built without FAISS. */
+CLIPMATCH_API clipmatch_status clipmatch_index_build(const float* rows, size_t n, size_t dim, const char* const* ids,
+                                                     clipmatch_index_kind kind, clipmatch_index** out_index);
+/** Loads an index folder written by clipmatch_index_save or `clipmatch index` (IVF-PQ lists memory-mapped). */
+CLIPMATCH_API clipmatch_status clipmatch_index_load(const char* folder, clipmatch_index** out_index);
+/** Writes folder/index.faiss and folder/catalog.json, each atomically. */
+CLIPMATCH_API clipmatch_status clipmatch_index_save(const clipmatch_index* index, const char* folder);
+/** The k nearest rows of each query, nearest first, as clipmatch_topk reports them (distance 1 − inner product;
+ *  missing entries -1 / +infinity); out_indices and out_distances hold out_len ≥ n_queries × k elements each. */
+CLIPMATCH_API clipmatch_status clipmatch_index_search(const clipmatch_index* index, const float* queries,
+                                                      size_t n_queries, size_t dim, size_t k, int64_t* out_indices,
+                                                      float* out_distances, size_t out_len);
+/** Rows in the index; 0 for NULL. */
+CLIPMATCH_API size_t clipmatch_index_size(const clipmatch_index* index);
+/** The id of a row (valid while the index lives), or NULL when the index has no ids or row is out of range. */
+CLIPMATCH_API const char* clipmatch_index_id(const clipmatch_index* index, size_t row);
+/** Frees the index; NULL is allowed. */
+CLIPMATCH_API void clipmatch_index_free(clipmatch_index* index);
+
 typedef void (*clipmatch_epoch_callback)(const clipmatch_epoch_metrics* epoch, void* user_data);
 
 /* --- training and evaluation ------------------------------------------------------------------------------ */
@@ -267,6 +303,11 @@ typedef struct clipmatch_train_params {
   void* on_epoch_user_data;
   int resume;                /* 1 = continue the run in run_dir from its last completed epoch (run_dir/resume.safetensors) */
   clipmatch_precision precision; /* frozen encoders' cached features, per-epoch evaluation; appended after ABI 2.0 */
+  /* The poster-text channel (appended after ABI 2.0; a struct_size that ends before them means off): each poster
+   * is read with Tesseract and its words scored against the intros (BM25); scores become cos + w·bm25. */
+  int ocr;                     /* 1 = on */
+  double ocr_fusion_weight;    /* w; < 0 = learned on a calibration slice of the training rows held back from the heads */
+  const char* ocr_cache_dir;   /* OCR results cache; NULL = the feature cache folder */
 } clipmatch_train_params;
 
 CLIPMATCH_API void clipmatch_train_default_params_sized(clipmatch_train_params* out, size_t struct_size);
@@ -296,6 +337,11 @@ typedef struct clipmatch_eval_params {
   clipmatch_progress_callback progress;
   void* progress_user_data;
   clipmatch_precision precision; /* appended after ABI 2.0 */
+  /* The poster-text channel (appended after ABI 2.0; a struct_size that ends before them means off): each poster
+   * is read with Tesseract and its words scored against the intros (BM25); scores become cos + w·bm25. */
+  int ocr;                     /* 1 = on */
+  double ocr_fusion_weight;    /* w; < 0 = the model's learned weight (or the library default when it has none) */
+  const char* ocr_cache_dir;   /* OCR results cache; NULL = the feature cache folder */
 } clipmatch_eval_params;
 
 CLIPMATCH_API void clipmatch_eval_default_params_sized(clipmatch_eval_params* out, size_t struct_size);

@@ -7,6 +7,7 @@
 // not started from its *_default_params() / *_init()).
 #include <clipmatch.h>  // angle brackets: the ABI test compiles this file against a grown copy of the header
 
+#include <clipmatch/catalog.hpp>
 #include <clipmatch/dataset.hpp>
 #include <clipmatch/error.hpp>
 #include <clipmatch/log.hpp>
@@ -27,6 +28,10 @@
 
 struct clipmatch_model {
   clipmatch::Model model;
+};
+
+struct clipmatch_index {
+  clipmatch::CatalogIndex index;
 };
 
 namespace {
@@ -266,6 +271,9 @@ clipmatch_train_params defaults_of_clipmatch_train_params() {
   p.on_epoch_user_data = nullptr;
   p.resume = defaults.resume;
   p.precision = c_enum_of<clipmatch_precision>(defaults.precision);
+  p.ocr = defaults.ocr.enabled;
+  p.ocr_fusion_weight = defaults.ocr.fusion_weight;
+  p.ocr_cache_dir = nullptr;
   return p;
 }
 
@@ -285,7 +293,20 @@ clipmatch_eval_params defaults_of_clipmatch_eval_params() {
   p.progress = nullptr;
   p.progress_user_data = nullptr;
   p.precision = c_enum_of<clipmatch_precision>(defaults.precision);
+  p.ocr = defaults.ocr.enabled;
+  p.ocr_fusion_weight = defaults.ocr.fusion_weight;
+  p.ocr_cache_dir = nullptr;
   return p;
+}
+
+/// The text-channel fields shared by train and eval params.
+template <typename Params>
+clipmatch::OcrOptions ocr_options_of(const Params& p) {
+  clipmatch::OcrOptions ocr;
+  ocr.enabled = p.ocr != 0;
+  ocr.fusion_weight = p.ocr_fusion_weight;
+  ocr.cache_dir = p.ocr_cache_dir != nullptr ? p.ocr_cache_dir : "";
+  return ocr;
 }
 
 /// Writes the first `size` bytes of `defaults` (and that size as struct_size) for a caller's struct.
@@ -430,6 +451,12 @@ int64_t clipmatch_model_embed_dim(const clipmatch_model* model) {
   return model == nullptr ? 0 : model->model.config().embed_dim;
 }
 
+double clipmatch_model_fusion_weight(const clipmatch_model* model) {
+  return model == nullptr ? -1.0 : model->model.fusion_weight();
+}
+
+int clipmatch_ocr_available(void) { return clipmatch::ocr_available() ? 1 : 0; }
+
 
 clipmatch_status clipmatch_encode_posters(const clipmatch_model* model, const char* const* image_paths, size_t n,
                                           float* out, size_t out_len) {
@@ -506,6 +533,74 @@ clipmatch_status clipmatch_topk(const float* queries, size_t n_queries, const fl
 
 
 
+clipmatch_status clipmatch_index_build(const float* rows, size_t n, size_t dim, const char* const* ids,
+                                       clipmatch_index_kind kind, clipmatch_index** out_index) {
+  return guarded([&] {
+    require_arg(out_index, "out_index");
+    *out_index = nullptr;
+    if (n > 0) require_arg(rows, "rows");
+    if (dim == 0) invalid("dim is 0");
+    clipmatch::CatalogIndexOptions options;
+    options.kind = enum_of<clipmatch::IndexKind>(kind, "kind");
+    const clipmatch::Matrix matrix = Eigen::Map<const clipmatch::Matrix>(rows, static_cast<Eigen::Index>(n),
+                                                                        static_cast<Eigen::Index>(dim));
+    std::vector<std::string> names;
+    if (ids != nullptr) {
+      for (std::size_t i = 0; i < n; ++i) {
+        if (ids[i] == nullptr) invalid("ids[{}] is NULL", i);
+        names.emplace_back(ids[i]);
+      }
+    }
+    *out_index = new clipmatch_index{clipmatch::CatalogIndex::build(matrix, std::move(names), {}, options)};
+  });
+}
+
+clipmatch_status clipmatch_index_load(const char* folder, clipmatch_index** out_index) {
+  return guarded([&] {
+    require_arg(out_index, "out_index");
+    *out_index = nullptr;
+    require_arg(folder, "folder");
+    *out_index = new clipmatch_index{clipmatch::CatalogIndex::load(folder)};
+  });
+}
+
+clipmatch_status clipmatch_index_save(const clipmatch_index* index, const char* folder) {
+  return guarded([&] {
+    require_arg(index, "index");
+    require_arg(folder, "folder");
+    index->index.save(folder);
+  });
+}
+
+clipmatch_status clipmatch_index_search(const clipmatch_index* index, const float* queries, size_t n_queries,
+                                        size_t dim, size_t k, int64_t* out_indices, float* out_distances,
+                                        size_t out_len) {
+  return guarded([&] {
+    require_arg(index, "index");
+    if (n_queries > 0) require_arg(queries, "queries");
+    if (k == 0) invalid("k is 0");
+    if (dim != static_cast<std::size_t>(index->index.dim())) invalid("dim is {} but the index holds width {}", dim, index->index.dim());
+    const std::size_t needed = product(n_queries, k, "n_queries × k");
+    require_room(out_indices, out_len, needed, "out_indices");
+    require_room(out_distances, out_len, needed, "out_distances");
+    const clipmatch::Matrix matrix = Eigen::Map<const clipmatch::Matrix>(queries, static_cast<Eigen::Index>(n_queries),
+                                                                        static_cast<Eigen::Index>(dim));
+    const auto hits = index->index.search(matrix, k);
+    std::copy(hits.indices.begin(), hits.indices.end(), out_indices);
+    std::copy(hits.distances.begin(), hits.distances.end(), out_distances);
+  });
+}
+
+size_t clipmatch_index_size(const clipmatch_index* index) { return index == nullptr ? 0 : index->index.size(); }
+
+const char* clipmatch_index_id(const clipmatch_index* index, size_t row) {
+  if (index == nullptr || row >= index->index.ids().size()) return nullptr;
+  return index->index.ids()[row].c_str();
+}
+
+void clipmatch_index_free(clipmatch_index* index) { delete index; }
+
+
 clipmatch_status clipmatch_train(clipmatch_model* model, const char* dataset_dir, const clipmatch_train_params* params,
                                  clipmatch_metrics* out_metrics) {
   return guarded([&] {
@@ -537,6 +632,7 @@ clipmatch_status clipmatch_train(clipmatch_model* model, const char* dataset_dir
     options.verbose = p.verbose != 0;
     options.resume = p.resume != 0;
     options.precision = enum_of<clipmatch::Precision>(p.precision, "train params: precision");
+    options.ocr = ocr_options_of(p);
     options.progress = progress_of(p.progress, p.progress_user_data);
     if (p.on_epoch != nullptr) {
       options.on_epoch = [callback = p.on_epoch, user_data = p.on_epoch_user_data](const clipmatch::EpochLog& log) {
@@ -584,6 +680,7 @@ clipmatch_status clipmatch_evaluate(const clipmatch_model* model, const char* da
     options.heatmap_size = p.heatmap_size;
     options.verbose = p.verbose != 0;
     options.precision = enum_of<clipmatch::Precision>(p.precision, "eval params: precision");
+    options.ocr = ocr_options_of(p);
     options.progress = progress_of(p.progress, p.progress_user_data);
     const auto report = m.evaluate(clipmatch::load_dataset(dataset_dir), p.out_dir != nullptr ? p.out_dir : "", options);
     if (out_metrics != nullptr) write_out(out_metrics, to_c(report.splits), kFirstSizeMetrics, "out_metrics",

@@ -20,6 +20,35 @@ find_library(SENTENCEPIECE_TRAIN_LIBRARY sentencepiece_train REQUIRED)
 find_path(STB_INCLUDE_DIR stb/stb_image.h REQUIRED)
 find_library(STB_LIBRARY stb REQUIRED)  # Debian's libstb0 carries the stb_image/resize/write implementations
 
+# Tesseract (Debian libtesseract-dev + tesseract-ocr-eng): reading posters for the text channel
+# (include/clipmatch/ocr.hpp). Optional: without it the library builds and --ocr fails with a clear error.
+option(CLIPMATCH_WITH_OCR "Read posters with Tesseract when it is installed" ON)
+set(CLIPMATCH_HAVE_TESSERACT OFF)
+if(CLIPMATCH_WITH_OCR)
+  find_package(PkgConfig)
+  if(PkgConfig_FOUND)
+    pkg_check_modules(TESSERACT IMPORTED_TARGET tesseract lept)
+    if(TESSERACT_FOUND)
+      set(CLIPMATCH_HAVE_TESSERACT ON)
+    endif()
+  endif()
+endif()
+message(STATUS "clipmatch: OCR with Tesseract: ${CLIPMATCH_HAVE_TESSERACT}")
+
+# FAISS (Debian libfaiss-dev): catalog indexes (include/clipmatch/catalog.hpp). Optional like Tesseract.
+option(CLIPMATCH_WITH_FAISS "Build catalog indexes with FAISS when it is installed" ON)
+set(CLIPMATCH_HAVE_FAISS OFF)
+if(CLIPMATCH_WITH_FAISS)
+  find_package(OpenMP QUIET)  # Debian's faiss-targets.cmake names OpenMP::OpenMP_CXX without finding it
+  if(OpenMP_CXX_FOUND)
+    find_package(faiss CONFIG QUIET)
+  endif()
+  if(faiss_FOUND)
+    set(CLIPMATCH_HAVE_FAISS ON)
+  endif()
+endif()
+message(STATUS "clipmatch: catalog indexes with FAISS: ${CLIPMATCH_HAVE_FAISS}")
+
 message(STATUS "clipmatch: LibTorch ${Torch_VERSION}, sentencepiece ${SENTENCEPIECE_LIBRARY}, stb ${STB_LIBRARY}, "
                "ICU ${ICU_VERSION}")
 
@@ -34,6 +63,14 @@ target_link_libraries(clipmatch_deps INTERFACE
   "-Wl,--push-state,--no-as-needed" stdc++ "-Wl,--pop-state"
   ${TORCH_LIBRARIES} fmt::fmt nlohmann_json::nlohmann_json Eigen3::Eigen Threads::Threads
   ${STB_LIBRARY} ICU::uc ICU::i18n ZLIB::ZLIB ${CMAKE_DL_LIBS})
+if(CLIPMATCH_HAVE_FAISS)
+  target_link_libraries(clipmatch_deps INTERFACE faiss)
+  target_compile_definitions(clipmatch_deps INTERFACE CLIPMATCH_HAVE_FAISS=1)
+endif()
+if(CLIPMATCH_HAVE_TESSERACT)
+  target_link_libraries(clipmatch_deps INTERFACE PkgConfig::TESSERACT)
+  target_compile_definitions(clipmatch_deps INTERFACE CLIPMATCH_HAVE_TESSERACT=1)
+endif()
 # LibTorch's exported flags (ABI macro) must reach every translation unit that includes its headers.
 separate_arguments(CLIPMATCH_TORCH_FLAGS UNIX_COMMAND "${TORCH_CXX_FLAGS}")
 target_compile_options(clipmatch_deps INTERFACE ${CLIPMATCH_TORCH_FLAGS})

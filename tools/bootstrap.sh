@@ -25,7 +25,10 @@ jobs=$(nproc)
 # - python3-venv, python3-pip, python3-setuptools, python3-wheel: `pip install .` offline into a venv (the build
 #   backend is Debian's setuptools; bindings/python/tests/test_packaging.py);
 # - python3-pil: the bad-input corpus draws CMYK / progressive / 16-bit images (tests/bad_inputs);
-# - clang-14, libclang-rt-14-dev: the libFuzzer targets (fuzz/, ctest fuzz.regressions) with ASan + UBSan.
+# - clang-14, libclang-rt-14-dev: the libFuzzer targets (fuzz/, ctest fuzz.regressions) with ASan + UBSan;
+# - libtesseract-dev, tesseract-ocr-eng: reading the text printed on posters (--ocr, include/clipmatch/ocr.hpp)
+#   through Tesseract's C++ API, with its English model;
+# - libfaiss-dev: catalog indexes (clipmatch index / search, include/clipmatch/catalog.hpp).
 packages=(build-essential cmake pkg-config git
           libtorch-dev libopenblas0-pthread libsentencepiece-dev libstb-dev libeigen3-dev libfmt-dev
           nlohmann-json3-dev libcli11-dev catch2 pybind11-dev python3-dev python3-numpy python3-pytest
@@ -33,7 +36,8 @@ packages=(build-essential cmake pkg-config git
           cargo rustc
           jupyter-nbconvert python3-ipykernel python3-nbformat python3-matplotlib
           python3-venv python3-pip python3-setuptools python3-wheel python3-pil
-          clang-14 libclang-rt-14-dev)
+          clang-14 libclang-rt-14-dev
+          libtesseract-dev tesseract-ocr-eng libfaiss-dev)
 
 missing=()
 for p in "${packages[@]}"; do

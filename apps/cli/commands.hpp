@@ -22,6 +22,8 @@ void register_train(CLI::App& app, Action& action);
 void register_eval(CLI::App& app, Action& action);
 void register_encode(CLI::App& app, Action& action);
 void register_bench(CLI::App& app, Action& action);
+void register_index(CLI::App& app, Action& action);
+void register_search(CLI::App& app, Action& action);
 
 // Shared helpers (common.cpp).
 
@@ -49,6 +51,11 @@ CLI::Option* add_enum_option(CLI::App& cmd, const std::string& flag, Enum& value
       ->default_str(to_name(value));
 }
 
+/// Image files (.jpg .jpeg .png .bmp .gif .tga .ppm .pgm) of a folder in file-name order; an error when none.
+std::vector<std::string> poster_files(const std::string& folder);
+/// Intros of a dataset's movies.csv (its `intro` column) or of a text file (one intro per line).
+std::vector<std::string> read_intros(const std::string& path);
+
 /// "KIND[:PATH]" help for the encoder kinds that can serve `side` (from clipmatch::encoder_kinds()).
 std::string encoder_help(EncoderSide side);
 
@@ -56,6 +63,9 @@ std::string encoder_help(EncoderSide side);
 void add_device_option(CLI::App& cmd, Device& device);
 /// Adds --distance 1-cos|-cos bound to `kind`.
 void add_distance_option(CLI::App& cmd, DistanceKind& kind);
+/// Adds --ocr and the reading / fusion settings of the poster-text channel bound to `ocr` (defaults from
+/// OcrOptions). `with_fusion` = false leaves out the fusion options (encode only reads).
+void add_ocr_options(CLI::App& cmd, OcrOptions& ocr, bool with_fusion);
 /// The metrics table printed after training and evaluation.
 void print_metrics_table(const EvaluationReport& report);
 /// Writes a one-line summary of where outputs went.

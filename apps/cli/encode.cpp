@@ -4,6 +4,9 @@
 #include <clipmatch/array_io.hpp>
 #include <clipmatch/dataset.hpp>
 #include <clipmatch/error.hpp>
+#include <clipmatch/ocr.hpp>
+
+#include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
 
@@ -17,38 +20,26 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string> poster_files(const std::string& folder) {
-  std::vector<std::string> out;
-  for (const auto& entry : fs::directory_iterator(folder)) {
-    auto ext = entry.path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (entry.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".gif" ||
-                                    ext == ".tga" || ext == ".ppm" || ext == ".pgm")) {
-      out.push_back(entry.path().string());
-    }
+/// Reads the posters' text and writes one JSON object per poster: {"file", "text", "words": [[word, confidence]]}.
+void write_poster_text(const std::vector<std::string>& files, OcrOptions ocr, const std::string& out) {
+  ocr.verbose = true;
+  const auto texts = read_poster_text(files, ocr);
+  std::string lines;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    nlohmann::json words = nlohmann::json::array();
+    for (const auto& word : texts[i].words) words.push_back({word.text, word.confidence});
+    lines += nlohmann::json{{"file", fs::path(files[i]).filename().string()}, {"text", texts[i].text()}, {"words", words}}
+                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+             "\n";
   }
-  std::sort(out.begin(), out.end());
-  if (out.empty()) throw Error(ErrorKind::InvalidArgument, folder + ": no image files (.jpg .jpeg .png .bmp .gif .tga .ppm)");
-  return out;
-}
-
-/// Intros of a dataset's movies.csv (its `intro` column) or of a text file (one intro per line).
-std::vector<std::string> read_intros(const std::string& path) {
-  if (fs::path(path).filename() == "movies.csv") {
-    DatasetOptions options;
-    options.check_posters_exist = false;
-    std::vector<std::string> out;
-    for (const auto& movie : load_dataset(fs::path(path).parent_path().string(), options).movies) out.push_back(movie.intro);
-    return out;
+  const auto temporary = out + ".partial";
+  {
+    std::ofstream file(temporary, std::ios::binary);
+    file << lines;
+    if (!file.flush()) throw Error(ErrorKind::Io, temporary + ": cannot write");
   }
-  std::ifstream in(path);
-  if (!in) throw Error(ErrorKind::Io, path + ": cannot open");
-  std::vector<std::string> out;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    out.push_back(line);
-  }
-  return out;
+  fs::rename(temporary, out);
+  fmt::print("wrote the text of {} posters to {}\n", files.size(), out);
 }
 
 }  // namespace
@@ -58,6 +49,7 @@ void register_encode(CLI::App& app, Action& action) {
     std::string image_encoder, text_encoder, model, posters, intros, out;
     Device device = Device::Auto;
     EncodeOptions options;
+    OcrOptions ocr;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -72,12 +64,18 @@ void register_encode(CLI::App& app, Action& action) {
   cmd->add_option("--out", args->out, "Output .npy (float32 [N, D]); poster order is written to OUT.txt")->required();
   cmd->add_option("--batch-size", args->options.batch_size, "Items per encoder batch")->capture_default_str();
   add_enum_option(*cmd, "--precision", args->options.precision, "How the encoders compute");
+  add_ocr_options(*cmd, args->ocr, /*with_fusion=*/false);
   add_device_option(*cmd, args->device);
   cmd->callback([args, &action] {
     action = [args] {
       const auto& a = *args;
       if (a.posters.empty() == a.intros.empty()) throw Error(ErrorKind::InvalidArgument, "give exactly one of --posters and --intros");
       const int sources = !a.model.empty() + !a.image_encoder.empty() + !a.text_encoder.empty();
+      if (a.ocr.enabled && a.posters.empty()) throw Error(ErrorKind::InvalidArgument, "--ocr reads posters: give --posters");
+      if (a.ocr.enabled && sources == 0) {  // reading only: no encoder needed
+        write_poster_text(poster_files(a.posters), a.ocr, a.out + ".ocr.jsonl");
+        return;
+      }
       if (sources != 1) {
         throw Error(ErrorKind::InvalidArgument, "give exactly one of --model, --image-encoder and --text-encoder");
       }
@@ -99,6 +97,7 @@ void register_encode(CLI::App& app, Action& action) {
         result = a.model.empty() ? model->poster_features(files, a.options) : model->encode_posters(files, a.options);
         std::ofstream list(a.out + ".txt");
         for (const auto& f : files) list << fs::path(f).filename().string() << "\n";
+        if (a.ocr.enabled) write_poster_text(files, a.ocr, a.out + ".ocr.jsonl");
       } else {
         const auto intros = read_intros(a.intros);
         result = a.model.empty() ? model->intro_features(intros, a.options) : model->encode_intros(intros, a.options);

@@ -26,6 +26,7 @@ void register_eval(CLI::App& app, Action& action) {
                   "Feature cache to read the features of untrained (frozen) encoders from, e.g. the training run's");
   cmd->add_flag("--skip-bad-rows", args->skip_bad_rows, "Skip malformed dataset rows (counted) instead of failing");
   add_enum_option(*cmd, "--precision", args->outputs.precision, "How the encoders compute");
+  add_ocr_options(*cmd, args->outputs.ocr, /*with_fusion=*/true);
   add_device_option(*cmd, args->device);
   add_distance_option(*cmd, args->outputs.distance);
   cmd->callback([args, &action] {

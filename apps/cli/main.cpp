@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   clipmatch::cli::register_eval(app, action);
   clipmatch::cli::register_encode(app, action);
   clipmatch::cli::register_bench(app, action);
+  clipmatch::cli::register_index(app, action);
+  clipmatch::cli::register_search(app, action);
 
   try {
     app.parse(argc, argv);

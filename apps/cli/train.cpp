@@ -73,6 +73,7 @@ void register_train(CLI::App& app, Action& action) {
       ->capture_default_str();
   add_enum_option(*cmd, "--precision", args->options.precision,
                   "How frozen encoders compute the cached features and how epochs are evaluated");
+  add_ocr_options(*cmd, args->options.ocr, /*with_fusion=*/true);
   cmd->add_option("--cache-dir", args->options.cache_dir, "Feature cache folder [default: <run>/../.clipmatch-cache]");
   cmd->add_flag("--no-cache", args->no_cache, "Do not read or write the persistent feature cache");
   cmd->add_flag("--resume", args->options.resume,
@@ -124,6 +125,13 @@ void register_train(CLI::App& app, Action& action) {
         fmt::print("trained {} epochs in {:.1f} s; best epoch {} (selection score {:.4f}); feature cache {} hits, {} misses\n",
                    report.epochs_run, report.seconds, report.best_epoch, report.best_heldout_r1, report.cache_hits,
                    report.cache_misses);
+        if (report.fusion_weight >= 0) {
+          fmt::print("text channel: fusion weight {} ({})\n", report.fusion_weight,
+                     report.calibration_rows.empty()
+                         ? std::string("given")
+                         : fmt::format("learned on {} calibration rows held back from the heads",
+                                       report.calibration_rows.size()));
+        }
       }
       EvalOptions outputs;
       outputs.distance = a.distance;
@@ -131,6 +139,8 @@ void register_train(CLI::App& app, Action& action) {
       outputs.cache_dir = cache_dir;
       outputs.verbose = a.options.verbose;
       outputs.precision = a.options.precision;
+      outputs.ocr = a.options.ocr;
+      outputs.ocr.fusion_weight = -1;  // the weight the model now holds (learned or given)
       const auto evaluation = model.evaluate(data, a.run, outputs);
       print_metrics_table(evaluation);
       print_outputs(a.run);

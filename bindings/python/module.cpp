@@ -15,6 +15,7 @@
 //     clipmatch.Cancelled.
 //   * No Python object is touched without the GIL, and none outlives the interpreter (the log callback is
 //     cleared by an atexit hook).
+#include <clipmatch/catalog.hpp>
 #include <clipmatch/dataset.hpp>
 #include <clipmatch/error.hpp>
 #include <clipmatch/image.hpp>
@@ -146,6 +147,7 @@ const std::vector<std::pair<const char*, TableFn>>& name_tables() {
       {"resize_mode", &name_table<ResizeMode>},
       {"encoder_side", &name_table<EncoderSide>},
       {"precision", &name_table<Precision>},
+      {"index_kind", &name_table<IndexKind>},
   };
   return tables;
 }
@@ -205,6 +207,8 @@ py::dict train_report_dict(const TrainReport& r) {
   out["cache_dir"] = lenient_str(r.cache_dir);
   out["cache_hits"] = r.cache_hits;
   out["cache_misses"] = r.cache_misses;
+  out["fusion_weight"] = r.fusion_weight;
+  out["calibration_rows"] = r.calibration_rows;
   py::list history;
   for (const auto& epoch : r.history) history.append(epoch_dict(epoch));
   out["history"] = history;
@@ -218,6 +222,15 @@ py::dict evaluation_dict(const EvaluationReport& r) {
   out["splits"] = splits_dict(r.splits);
   out["cache_hits"] = r.cache_hits;
   out["cache_misses"] = r.cache_misses;
+  out["fusion_weight"] = r.fusion_weight;
+  if (r.fusion_weight >= 0) {
+    py::list texts;
+    for (const auto& text : r.poster_text) texts.append(lenient_str(text.text()));
+    out["poster_text"] = texts;
+    out["ocr_cache_hits"] = r.ocr_cache_hits;
+    out["posters_read"] = r.posters_read;
+    out["ocr_seconds"] = r.ocr_seconds;
+  }
   return out;
 }
 
@@ -650,9 +663,12 @@ PYBIND11_MODULE(_clipmatch, m) {
                        const std::string& loss, const std::string& freeze, int unfreeze_top, int unfreeze_top_text,
                        int early_stopping, py::object cache_dir, bool use_cache, std::uint64_t seed, bool verbose,
                        double plateau_factor, int plateau_patience, double genre_positive_weight,
-                       bool mixed_precision, int eval_every, bool resume, const std::string& precision) {
+                       bool mixed_precision, int eval_every, bool resume, const std::string& precision, bool ocr,
+                       double fusion_weight) {
              TrainOptions o;
              o.precision = from_name<Precision>(precision, "precision");
+             o.ocr.enabled = ocr;
+             o.ocr.fusion_weight = fusion_weight;
              o.run_dir = fspath(run_dir, "run_dir");
              o.epochs = epochs;
              o.batch_size = batch_size;
@@ -695,14 +711,17 @@ PYBIND11_MODULE(_clipmatch, m) {
            py::arg("genre_positive_weight") = train_defaults.genre_positive_weight,
            py::arg("mixed_precision") = train_defaults.mixed_precision,
            py::arg("eval_every") = train_defaults.eval_every, py::arg("resume") = train_defaults.resume,
-           py::arg("precision") = to_name(train_defaults.precision),
+           py::arg("precision") = to_name(train_defaults.precision), py::arg("ocr") = train_defaults.ocr.enabled,
+           py::arg("fusion_weight") = train_defaults.ocr.fusion_weight,
            "run_dir: the run folder (checkpoints, epochs.jsonl, evaluation outputs). lr: heads and temperature; "
            "encoder_lr: unfrozen encoder blocks; warmup: fraction of steps; schedule: names('schedule'); "
            "grad_clip: max gradient norm (0 = off); loss: names('loss'); freeze: names('freeze'); unfreeze_top / "
            "unfreeze_top_text: trainable top blocks with freeze='top-k' (-1 = unfreeze_top); early_stopping: "
            "epochs without held-out improvement before stopping (0 = off); cache_dir: feature cache folder "
            "('' = <run_dir>/../.clipmatch-cache); verbose: one line per epoch to the log sink; resume: continue the "
-           "interrupted run in run_dir from its last completed epoch.")
+           "interrupted run in run_dir from its last completed epoch. ocr: the poster-text channel (Tesseract reads "
+           "each poster; score = cos + w·bm25 in the final evaluation); fusion_weight: w, negative = learned on a "
+           "calibration slice of the training rows held back from the heads.")
       .def_property(
           "run_dir", [](const TrainOptions& o) { return lenient_str(o.run_dir); },
           [](TrainOptions& o, py::object v) { o.run_dir = fspath(v, "run_dir"); }, "Run folder.")
@@ -730,7 +749,18 @@ PYBIND11_MODULE(_clipmatch, m) {
       .def_readwrite("mixed_precision", &TrainOptions::mixed_precision)
       .def_readwrite("eval_every", &TrainOptions::eval_every)
       .def_readwrite("resume", &TrainOptions::resume,
-                     "Continue the run in run_dir from its last completed epoch (run_dir/resume.safetensors).");
+                     "Continue the run in run_dir from its last completed epoch (run_dir/resume.safetensors).")
+      .def_property(
+          "ocr", [](const TrainOptions& o) { return o.ocr.enabled; },
+          [](TrainOptions& o, bool on) { o.ocr.enabled = on; }, "The poster-text channel (OCR + BM25 fusion).")
+      .def_property(
+          "fusion_weight", [](const TrainOptions& o) { return o.ocr.fusion_weight; },
+          [](TrainOptions& o, double w) { o.ocr.fusion_weight = w; },
+          "Text-channel weight w; negative = learned on a calibration slice.")
+      .def_property(
+          "calibration_fraction", [](const TrainOptions& o) { return o.ocr.calibration_fraction; },
+          [](TrainOptions& o, double f) { o.ocr.calibration_fraction = f; },
+          "Share of the training rows held back from the heads to learn w.");
   enum_property(train_options, "schedule", &TrainOptions::schedule, "Learning-rate schedule: names('schedule').");
   enum_property(train_options, "loss", &TrainOptions::loss, "Contrastive loss: names('loss').");
   enum_property(train_options, "freeze", &TrainOptions::freeze, "What trains of the encoders: names('freeze').");
@@ -739,7 +769,8 @@ PYBIND11_MODULE(_clipmatch, m) {
   train_options.def("__repr__", [](py::object self) {
     static const char* fields[] = {"run_dir", "epochs", "batch_size", "lr", "encoder_lr", "weight_decay", "warmup",
                                    "schedule", "grad_clip", "loss", "freeze", "unfreeze_top", "unfreeze_top_text",
-                                   "early_stopping", "cache_dir", "use_cache", "seed", "verbose", "resume", "precision"};
+                                   "early_stopping", "cache_dir", "use_cache", "seed", "verbose", "resume", "precision",
+                                   "ocr", "fusion_weight"};
     std::string out = "TrainOptions(";
     bool first = true;
     for (const char* field : fields) {
@@ -817,6 +848,48 @@ PYBIND11_MODULE(_clipmatch, m) {
         return "<clipmatch.Dataset " + std::to_string(d.movies.size()) + " movies (" +
                std::to_string(d.train.size()) + " train) in " + d.root + ">";
       });
+
+  const OcrOptions ocr_defaults{};
+  m.def(
+      "ocr_available",
+      []() {
+        std::string why;
+        const bool available = ocr_available({}, &why);
+        return py::make_tuple(available, why);
+      },
+      "(True, '') when this library can read posters (built with Tesseract, English data installed), else "
+      "(False, why).");
+  m.def(
+      "read_poster_text",
+      [](py::object paths, int min_height, std::vector<int> page_modes, bool title_bands, float min_confidence,
+         py::object cache_dir, std::size_t threads, py::object progress) {
+        OcrOptions options;
+        options.min_height = min_height;
+        options.page_modes = std::move(page_modes);
+        options.title_bands = title_bands;
+        options.min_confidence = min_confidence;
+        options.cache_dir = cache_dir.is_none() ? std::string() : fspath(cache_dir, "cache_dir");
+        options.threads = threads;
+        std::vector<std::string> files;
+        for (const auto& item : paths) files.push_back(fspath(py::reinterpret_borrow<py::object>(item), "paths"));
+        PyCall call(std::move(progress));
+        const auto callback = call.progress_callback();
+        const auto texts = call.run([&] { return read_poster_text(files, options, callback); });
+        py::list out;
+        for (const auto& text : texts) {
+          py::list words;
+          for (const auto& word : text.words) words.append(py::make_tuple(lenient_str(word.text), word.confidence));
+          out.append(words);
+        }
+        return out;
+      },
+      py::arg("paths"), py::kw_only(), py::arg("min_height") = ocr_defaults.min_height,
+      py::arg("page_modes") = ocr_defaults.page_modes, py::arg("title_bands") = ocr_defaults.title_bands,
+      py::arg("min_confidence") = ocr_defaults.min_confidence, py::arg("cache_dir") = py::none(),
+      py::arg("threads") = ocr_defaults.threads, py::arg("progress") = py::none(),
+      "The words printed on each poster image file, as a list per poster of (word, confidence 0-100) tuples, read "
+      "with Tesseract (upscaled to min_height, one pass per page-segmentation mode, plus the top and bottom bands "
+      "with title_bands). cache_dir keeps the readings by image content. Progress stage 'read posters'.");
 
   const DatasetOptions dataset_defaults{};
   m.def(
@@ -911,6 +984,63 @@ PYBIND11_MODULE(_clipmatch, m) {
       "distance inf where the catalog has fewer than k rows. Works in bounded memory whatever the sizes; C-contiguous "
       "float32 inputs are used in place (others are converted). The GIL is released.");
 
+  // --- catalog indexes ---
+  py::class_<CatalogIndex>(m, "CatalogIndex",
+                           "A FAISS index over catalog embeddings (inner product on L2-normalised rows) for catalogs too "
+                           "large for a distance matrix. Build with CatalogIndex.build, or load a folder written by "
+                           "save() or `clipmatch index`.")
+      .def_static(
+          "build",
+          [](const FloatArray& rows, std::vector<std::string> ids, std::vector<std::string> titles,
+             const std::string& kind) {
+            require_matrix(rows, "rows");
+            CatalogIndexOptions options;
+            options.kind = from_name<IndexKind>(kind, "kind");
+            const Embeddings matrix = to_matrix(rows);
+            return without_gil([&] { return CatalogIndex::build(matrix, std::move(ids), std::move(titles), options); });
+          },
+          py::arg("rows"), py::arg("ids") = std::vector<std::string>{}, py::arg("titles") = std::vector<std::string>{},
+          py::arg("kind") = to_name(CatalogIndexOptions{}.kind),
+          "Indexes rows (float32 [N, D], L2-normalised); ids / titles: empty or one per row. kind: "
+          "names('index_kind').")
+      .def_static(
+          "load", [](py::object folder) {
+            const std::string path = fspath(folder, "folder");
+            return without_gil([&] { return CatalogIndex::load(path); });
+          },
+          py::arg("folder"), "Loads an index folder (index.faiss + catalog.json); IVF-PQ lists are memory-mapped.")
+      .def(
+          "save",
+          [](const CatalogIndex& self, py::object folder) {
+            const std::string path = fspath(folder, "folder");
+            without_gil([&] {
+              self.save(path);
+              return 0;
+            });
+          },
+          py::arg("folder"), "Writes folder/index.faiss and folder/catalog.json, each atomically.")
+      .def(
+          "search",
+          [](const CatalogIndex& self, const FloatArray& queries, std::size_t k) {
+            require_matrix(queries, "queries");
+            const Embeddings matrix = to_matrix(queries);
+            const auto hits = without_gil([&] { return self.search(matrix, k); });
+            py::array_t<std::int64_t> indices({static_cast<py::ssize_t>(hits.queries), static_cast<py::ssize_t>(hits.k)});
+            py::array_t<float> distances({static_cast<py::ssize_t>(hits.queries), static_cast<py::ssize_t>(hits.k)});
+            std::copy(hits.indices.begin(), hits.indices.end(), indices.mutable_data());
+            std::copy(hits.distances.begin(), hits.distances.end(), distances.mutable_data());
+            return py::make_tuple(indices, distances);
+          },
+          py::arg("queries"), py::arg("k"),
+          "(indices int64 [Q, k], distances float32 [Q, k]) of the k nearest rows, nearest first; distance = 1 - "
+          "inner product; -1 / inf where fewer were found. The GIL is released.")
+      .def("__len__", &CatalogIndex::size)
+      .def_property_readonly("dim", &CatalogIndex::dim)
+      .def_property_readonly("kind", [](const CatalogIndex& self) { return std::string(to_name(self.kind())); })
+      .def_property_readonly("ids", &CatalogIndex::ids)
+      .def_property_readonly("titles", &CatalogIndex::titles);
+  m.def("catalog_index_available", &catalog_index_available, "Whether this library was built with FAISS.");
+
   // --- the model ---
   const EncodeOptions encode_defaults{};
   const EvalOptions eval_defaults{};
@@ -954,6 +1084,8 @@ PYBIND11_MODULE(_clipmatch, m) {
             return without_gil([&] { return self.model.logit_scale(); });
           },
           "exp(t), the learned logit scale.")
+      .def_property_readonly("fusion_weight", [](PyModel& self) { return self.model.fusion_weight(); },
+                             "The poster-text channel's weight the model learned or was given in training; -1 = none.")
       .def_property_readonly("embed_dim", [](PyModel& self) { return self.model.config().embed_dim; },
                              "Width of the embeddings.")
       .def_property_readonly("config", [](PyModel& self) { return self.model.config(); },
@@ -1106,9 +1238,13 @@ PYBIND11_MODULE(_clipmatch, m) {
           "evaluate",
           [](PyModel& self, const Dataset& dataset, py::object out_dir, py::object cache_dir,
              const std::string& distance, py::object progress, bool distance_npy, bool embeddings_npy,
-             bool heatmap_png, bool topk_csv, std::size_t heatmap_size, bool verbose, const std::string& precision) {
+             bool heatmap_png, bool topk_csv, std::size_t heatmap_size, bool verbose, const std::string& precision,
+             bool ocr, double fusion_weight, py::object ocr_cache_dir) {
             EvalOptions options;
             options.precision = from_name<Precision>(precision, "precision");
+            options.ocr.enabled = ocr;
+            options.ocr.fusion_weight = fusion_weight;
+            options.ocr.cache_dir = ocr_cache_dir.is_none() ? std::string() : fspath(ocr_cache_dir, "ocr_cache_dir");
             options.distance = from_name<DistanceKind>(distance, "distance");
             options.cache_dir = cache_dir.is_none() ? std::string() : fspath(cache_dir, "cache_dir");
             options.distance_npy = distance_npy;
@@ -1130,13 +1266,19 @@ PYBIND11_MODULE(_clipmatch, m) {
           py::arg("embeddings_npy") = eval_defaults.embeddings_npy, py::arg("heatmap_png") = eval_defaults.heatmap_png,
           py::arg("topk_csv") = eval_defaults.topk_csv, py::arg("heatmap_size") = eval_defaults.heatmap_size,
           py::arg("verbose") = eval_defaults.verbose, py::arg("precision") = to_name(eval_defaults.precision),
+          py::arg("ocr") = eval_defaults.ocr.enabled, py::arg("fusion_weight") = eval_defaults.ocr.fusion_weight,
+          py::arg("ocr_cache_dir") = py::none(),
           (std::string("Encodes the whole dataset and measures retrieval per split. Returns dict(n, distance, splits, "
                        "cache_hits, cache_misses), splits mapping 'all' / 'train' / 'heldout' (those with movies) to "
                        "dict(n, acc_dim0, acc_dim1, poster_to_intro, intro_to_poster), each direction "
                        "dict(r1, r5, r10, median_rank, mean_rank). With out_dir, writes metrics.json and the chosen "
                        "outputs (distance.npy, posters.npy/intros.npy, heatmap.png, topk.csv) there. cache_dir reads "
                        "unchanged encoders' features from a feature cache (e.g. a training run's). distance: "
-                       "names('distance'). Progress stages 'encode posters', 'encode intros'.") +
+                       "names('distance'). Progress stages 'encode posters', 'encode intros'. ocr: the poster-text channel — each "
+                       "poster is read with Tesseract and every score becomes cos + w·bm25 (w = fusion_weight when "
+                       ">= 0, else the model's learned weight); the dict then also holds fusion_weight, poster_text "
+                       "(the words read on each poster), ocr_cache_hits, posters_read and ocr_seconds; ocr_cache_dir "
+                       "defaults to cache_dir.") +
            kProgressNote + kThreadsNote)
               .c_str())
       .def("__repr__", [](PyModel& self) {

@@ -25,6 +25,7 @@
 #include <clipmatch/export.h>
 #include <clipmatch/image.hpp>
 #include <clipmatch/metrics.hpp>
+#include <clipmatch/ocr.hpp>
 #include <clipmatch/progress.hpp>
 
 #include <Eigen/Core>
@@ -142,6 +143,11 @@ struct TrainOptions {
   /// epoch), ending with exactly the weights and metrics of an uninterrupted run; starts afresh when there is
   /// none. Refused when the options, the model configuration or the data differ from the interrupted run's.
   bool resume = false;
+  /// The poster-text channel (clipmatch/ocr.hpp). When enabled and ocr.fusion_weight < 0, the heads train on
+  /// the training rows minus a calibration slice (ocr.calibration_fraction, drawn with `seed`; those rows count
+  /// as held-out in the per-epoch metrics), and the fusion weight is then learned on that slice and saved with
+  /// the model. Per-epoch metrics stay visual; the channel applies to evaluate().
+  OcrOptions ocr;
   bool verbose = false;               ///< progress lines and one line per epoch to the log sink (log.hpp)
   std::function<void(const EpochLog&)> on_epoch;  ///< optional observer, after every epoch
   /// Stages "encode posters" / "encode intros" (items, while filling the feature cache) and "train" (steps of
@@ -157,6 +163,11 @@ struct TrainReport {
   std::size_t cache_hits = 0, cache_misses = 0;
   std::string cache_dir;       ///< the feature cache folder used (empty: caching was off)
   std::vector<EpochLog> history;
+  /// With the text channel: the fusion weight the model keeps (learned or fixed), the calibration rows it
+  /// was learned on (movie indices; empty when fixed) and OCR cache use.
+  double fusion_weight = -1;
+  std::vector<std::size_t> calibration_rows;
+  std::size_t ocr_cache_hits = 0, posters_read = 0;
 };
 
 /// What evaluate() measured: metrics per split ("all", "train", "heldout"; empty splits left out).
@@ -165,6 +176,10 @@ struct EvaluationReport {
   DistanceKind distance = DistanceKind::OneMinusCosine;
   SplitMetricsMap splits;
   std::size_t cache_hits = 0, cache_misses = 0;  ///< feature cache use (EvalOptions::cache_dir)
+  double fusion_weight = -1;   ///< the text channel's weight when it was on; −1 when off
+  std::size_t ocr_cache_hits = 0, posters_read = 0;
+  double ocr_seconds = 0;      ///< wall time spent reading posters (0 when all came from the OCR cache)
+  std::vector<PosterText> poster_text;  ///< with the text channel: the words read on each poster
 };
 
 /// How evaluate() measures and which outputs it writes into its folder besides metrics.json.
@@ -180,8 +195,12 @@ struct EvalOptions {
   /// instead of re-encoding every poster and intro, except for encoders whose weights this model's train()
   /// changed (their features are one-off). Empty = always encode.
   std::string cache_dir;
+  /// The poster-text channel: when enabled, metrics and every output use cos + w·bm25 (clipmatch/ocr.hpp);
+  /// w = ocr.fusion_weight when ≥ 0, else the model's learned weight, else default_fusion_weight. The OCR
+  /// cache defaults to cache_dir. topk.csv gains each poster's text.
+  OcrOptions ocr;
   bool verbose = false;           ///< progress lines while encoding, to the log sink
-  ProgressCallback progress;      ///< stages "encode posters", "encode intros"; false cancels
+  ProgressCallback progress;      ///< stages "encode posters", "encode intros", "read posters"; false cancels
 };
 
 /// How the encode_* methods run.
@@ -225,6 +244,8 @@ class CLIPMATCH_API Model {
 
   /// exp(t), the logit scale.
   double logit_scale() const;
+  /// The poster-text channel's fusion weight train() learned or was given (saved with the model); −1 = none.
+  double fusion_weight() const;
 
   /// Trains on dataset.train (all rows when the split is empty), evaluating each epoch; keeps the best
   /// checkpoint in options.run_dir and leaves the model holding the best weights.

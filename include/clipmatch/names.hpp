@@ -13,6 +13,7 @@
 #include <clipmatch/image.hpp>
 #include <clipmatch/log.hpp>
 #include <clipmatch/metrics.hpp>
+#include <clipmatch/catalog.hpp>
 #include <clipmatch/model.hpp>
 
 #include <string>
@@ -45,6 +46,7 @@ template <> CLIPMATCH_API const std::vector<NamedValue<ResizeFilter>>& enum_name
 template <> CLIPMATCH_API const std::vector<NamedValue<ResizeMode>>& enum_names<ResizeMode>();
 template <> CLIPMATCH_API const std::vector<NamedValue<EncoderSide>>& enum_names<EncoderSide>();
 template <> CLIPMATCH_API const std::vector<NamedValue<Precision>>& enum_names<Precision>();
+template <> CLIPMATCH_API const std::vector<NamedValue<IndexKind>>& enum_names<IndexKind>();
 
 /// "a, b or c": choices for messages and help texts.
 inline std::string join_choices(const std::vector<std::string>& names) {

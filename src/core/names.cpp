@@ -105,4 +105,13 @@ const std::vector<NamedValue<Precision>>& enum_names<Precision>() {
   return names;
 }
 
+template <>
+const std::vector<NamedValue<IndexKind>>& enum_names<IndexKind>() {
+  static const std::vector<NamedValue<IndexKind>> names{
+      {IndexKind::Flat, "flat", "exact inner-product search over every row"},
+      {IndexKind::Hnsw, "hnsw", "HNSW graph search (approximate, the default)"},
+      {IndexKind::IvfPq, "ivf-pq", "inverted lists of product-quantised codes (approximate, smallest)"}};
+  return names;
+}
+
 }  // namespace clipmatch

@@ -16,8 +16,9 @@ HeatmapGeometry write_heatmap_png(const std::filesystem::path& path, const torch
 }
 
 void write_topk_csv(const std::filesystem::path& path, const torch::Tensor& posters, const torch::Tensor& intros,
-                    const std::vector<std::string>& titles, std::int64_t k) {
-  write_topk_csv(path, build_topk_report(posters, intros, k), titles);
+                    const std::vector<std::string>& titles, const std::vector<std::string>& poster_text,
+                    std::int64_t k) {
+  write_topk_csv(path, build_topk_report(posters, intros, k), titles, poster_text);
 }
 
 }  // namespace clipmatch::eval

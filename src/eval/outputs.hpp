@@ -17,6 +17,7 @@ HeatmapGeometry write_heatmap_png(const std::filesystem::path& path, const torch
 
 /// topk.csv straight from the embeddings: build_topk_report(posters, intros, k) then write_topk_csv.
 void write_topk_csv(const std::filesystem::path& path, const torch::Tensor& posters, const torch::Tensor& intros,
-                    const std::vector<std::string>& titles, std::int64_t k = 5);
+                    const std::vector<std::string>& titles, const std::vector<std::string>& poster_text = {},
+                    std::int64_t k = 5);
 
 }  // namespace clipmatch::eval

@@ -3,6 +3,8 @@
 #include "model/model_state.hpp"
 #include "model/batching.hpp"
 #include "model/tower_feed.hpp"
+#include "model/text_channel.hpp"
+#include "ocr/poster_reader.hpp"
 
 #include "core/fail.hpp"
 #include "core/precision.hpp"
@@ -33,6 +35,11 @@ EvaluationReport Model::evaluate(const Dataset& data, const std::string& out_dir
     intros.push_back(movie.intro);
     titles.push_back(movie.title.empty() ? fmt::format("row {}", movie.row) : movie.title);
   }
+  if (outputs.ocr.enabled) {  // before any encoding time is spent
+    ocr::validate(outputs.ocr);
+    std::string why;
+    if (!ocr_available(outputs.ocr, &why)) fail(ErrorKind::Unsupported, "evaluate with OCR: {}", why);
+  }
   ProgressScope progress_scope(outputs.progress);
   torch::NoGradGuard no_grad;
   auto& m = *impl_;
@@ -56,11 +63,31 @@ EvaluationReport Model::evaluate(const Dataset& data, const std::string& out_dir
   const auto text_features = text_cached
                                  ? model::TextFeed(m, intros, text.top, cache, text.lower_key).all_features(m, true)
                                  : m.text_features(intros, 64);
-  const auto p = m.embed_image_features(image_features);
-  const auto t = m.embed_text_features(text_features);
+  const auto visual_p = m.embed_image_features(image_features);
+  const auto visual_t = m.embed_text_features(text_features);
   const std::vector<std::int64_t> train(data.train.begin(), data.train.end());
 
   EvaluationReport report;
+  // With the text channel every score below is cos + w·bm25: the channel joins the embeddings as columns.
+  auto p = visual_p, t = visual_t;
+  std::vector<std::string> poster_text;
+  if (outputs.ocr.enabled) {
+    OcrOptions reading = outputs.ocr;
+    if (reading.cache_dir.empty()) reading.cache_dir = outputs.cache_dir;
+    ocr::ReadStats read_stats;
+    const auto channel = model::build_text_channel(posters, intros, reading, outputs.verbose, &read_stats);
+    report.fusion_weight = reading.fusion_weight >= 0 ? reading.fusion_weight
+                           : m.fusion_weight >= 0     ? m.fusion_weight
+                                                      : default_fusion_weight;
+    const auto fused = model::fuse(p, t, channel.vectors, report.fusion_weight);
+    p = fused.posters;
+    t = fused.intros;
+    report.ocr_cache_hits = read_stats.cache_hits;
+    report.posters_read = read_stats.posters_read;
+    report.ocr_seconds = read_stats.seconds_reading;
+    report.poster_text = channel.poster_text;
+    for (const auto& text : channel.poster_text) poster_text.push_back(text.text());
+  }
   report.n = data.movies.size();
   report.distance = outputs.distance;
   report.splits = eval::evaluate_splits(p, t, train);
@@ -72,14 +99,15 @@ EvaluationReport Model::evaluate(const Dataset& data, const std::string& out_dir
   const std::filesystem::path dir(out_dir);
   eval::write_metrics_json((dir / "metrics.json").string(), report.n, report.distance, report.splits);
   if (outputs.embeddings_npy) {
-    io::write_npy((dir / "posters.npy").string(), p.to(torch::kCPU));
-    io::write_npy((dir / "intros.npy").string(), t.to(torch::kCPU));
+    // The visual embeddings: the text channel's columns belong to this dataset's vocabulary, not to the model.
+    io::write_npy((dir / "posters.npy").string(), visual_p.to(torch::kCPU));
+    io::write_npy((dir / "intros.npy").string(), visual_t.to(torch::kCPU));
   }
   if (outputs.distance_npy) eval::write_distance_npy((dir / "distance.npy").string(), p, t, outputs.distance);
   if (outputs.heatmap_png) {
     eval::write_heatmap_png((dir / "heatmap.png").string(), p, t, titles, outputs.distance, outputs.heatmap_size);
   }
-  if (outputs.topk_csv) eval::write_topk_csv((dir / "topk.csv").string(), p, t, titles);
+  if (outputs.topk_csv) eval::write_topk_csv((dir / "topk.csv").string(), p, t, titles, poster_text);
   return report;
 }
 

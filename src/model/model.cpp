@@ -254,6 +254,7 @@ const ModelConfig& Model::config() const { return impl_->config; }
 std::string Model::device() const { return impl_->device.str(); }
 
 double Model::logit_scale() const { return std::exp(impl_->net->logit_scale.item<double>()); }
+double Model::fusion_weight() const { return impl_->fusion_weight; }
 
 Matrix Model::poster_features(const std::vector<std::string>& image_paths, std::size_t batch_size) const {
   return poster_features(image_paths, with_batch_size(batch_size));

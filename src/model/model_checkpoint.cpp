@@ -14,6 +14,8 @@
 #include <clipmatch/safetensors.hpp>
 #include <clipmatch/version.hpp>
 
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -69,6 +71,7 @@ void Model::Impl::save(const std::string& path) const {
       {"clipmatch.image_encoder_stored", image_encoder_trained ? "1" : "0"},
       {"clipmatch.text_encoder_stored", text_encoder_trained ? "1" : "0"},
   };
+  if (fusion_weight >= 0) metadata["clipmatch.fusion_weight"] = fmt::format("{}", fusion_weight);
   if (!image_encoder_trained) metadata["clipmatch.image_encoder_fingerprint"] = fingerprint(*net->image_encoder);
   if (!text_encoder_trained) metadata["clipmatch.text_encoder_fingerprint"] = fingerprint(*net->text_encoder);
   const auto parent = std::filesystem::path(path).parent_path();
@@ -97,6 +100,14 @@ std::unique_ptr<Model::Impl> Model::Impl::load(const std::string& path, Device d
   impl->device = model::resolve_device(device);
   impl->image_encoder_trained = get_meta("clipmatch.image_encoder_stored") == "1";
   impl->text_encoder_trained = get_meta("clipmatch.text_encoder_stored") == "1";
+  if (const auto it = meta.find("clipmatch.fusion_weight"); it != meta.end()) {
+    char* end = nullptr;
+    const double weight = std::strtod(it->second.c_str(), &end);
+    if (end == it->second.c_str() || *end != '\0' || !std::isfinite(weight) || weight < 0) {
+      fail(ErrorKind::Checkpoint, "{}: metadata clipmatch.fusion_weight '{}' is not a weight >= 0", file, it->second);
+    }
+    impl->fusion_weight = weight;
+  }
 
   std::string tokenizer_model;
   if (st.contains(kTokenizerTensor)) {

@@ -66,6 +66,8 @@ struct Model::Impl {
     std::optional<train::ContentKey> lower_key;
   };
   Tuned image_tuned, text_tuned;
+  /// The poster-text channel's fusion weight (clipmatch/ocr.hpp) train() learned or was given; −1 = none.
+  double fusion_weight = -1;
 
   /// Builds the heads whose encoders exist (tiny_text gets its encoder, and so its head, when training starts).
   void build_heads();
@@ -104,3 +106,13 @@ struct Model::Impl {
 };
 
 }  // namespace clipmatch
+
+namespace clipmatch::model {
+
+/// Throws Error(InvalidArgument) naming the first TrainOptions field out of range (training.cpp).
+void validate_train_options(const TrainOptions& options);
+
+/// The contrastive training loop (training.cpp); Model::train adds the text channel's calibration around it.
+TrainReport train_contrastive(Model::Impl& model, const Dataset& data, const TrainOptions& options);
+
+}  // namespace clipmatch::model

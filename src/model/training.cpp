@@ -40,7 +40,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void validate(const TrainOptions& o) {
+}  // namespace
+
+void model::validate_train_options(const TrainOptions& o) {
   if (o.run_dir.empty()) fail(ErrorKind::InvalidArgument, "train: run_dir is required");
   if (o.epochs <= 0) fail(ErrorKind::InvalidArgument, "train: epochs must be positive, got {}", o.epochs);
   if (o.batch_size < 2) fail(ErrorKind::InvalidArgument, "train: batch_size must be at least 2, got {}", o.batch_size);
@@ -59,6 +61,8 @@ void validate(const TrainOptions& o) {
     fail(ErrorKind::InvalidArgument, "train: freeze mode top-k needs unfreeze_top > 0 or unfreeze_top_text > 0");
   }
 }
+
+namespace {
 
 double selection_score(const SplitMetricsMap& splits) {
   const auto it = splits.count("heldout") ? splits.find("heldout") : splits.find("train");
@@ -158,10 +162,11 @@ std::pair<std::string, std::vector<EpochLog>> completed_epochs(const fs::path& p
 
 }  // namespace
 
-TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
-  validate(options);
+namespace model {
+
+TrainReport train_contrastive(Model::Impl& m, const Dataset& data, const TrainOptions& options) {
+  validate_train_options(options);
   ProgressScope progress_scope(options.progress);
-  auto& m = *impl_;
   PrecisionScope precision(options.precision, m.device.is_cuda());
   const auto start = std::chrono::steady_clock::now();
   const auto n = static_cast<std::int64_t>(data.movies.size());
@@ -491,5 +496,7 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
     throw;
   }
 }
+
+}  // namespace model
 
 }  // namespace clipmatch

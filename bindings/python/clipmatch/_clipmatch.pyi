@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 _Path = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 _Float32Matrix = npt.NDArray[np.float32]
+_Int64Matrix = npt.NDArray[np.int64]
 _ArrayLike = npt.ArrayLike
 _Pixels = npt.NDArray[np.uint8]
 _BytesLike = Union[bytes, bytearray, memoryview]
@@ -54,13 +55,20 @@ class TrainReport(TypedDict):
     cache_hits: int
     cache_misses: int
     history: List[EpochLog]
+    fusion_weight: float
+    calibration_rows: List[int]
 
-class EvaluationReport(TypedDict):
+class EvaluationReport(TypedDict, total=False):
     n: int
     distance: str
     splits: Dict[str, SplitMetrics]
     cache_hits: int
     cache_misses: int
+    fusion_weight: float  # -1 when the text channel was off; the keys below only when it was on
+    poster_text: List[str]
+    ocr_cache_hits: int
+    posters_read: int
+    ocr_seconds: float
 
 class EncoderKind(TypedDict):
     name: str
@@ -134,6 +142,10 @@ class TrainOptions:
     mixed_precision: bool
     eval_every: int
     resume: bool
+    precision: str
+    ocr: bool
+    fusion_weight: float
+    calibration_fraction: float
     def __init__(
         self,
         run_dir: _Path,
@@ -161,6 +173,9 @@ class TrainOptions:
         mixed_precision: bool = ...,
         eval_every: int = ...,
         resume: bool = ...,
+        precision: str = ...,
+        ocr: bool = ...,
+        fusion_weight: float = ...,
     ) -> None: ...
 
 class Dataset:
@@ -184,6 +199,38 @@ class Dataset:
     @property
     def years(self) -> List[int]: ...
 
+class CatalogIndex:
+    @staticmethod
+    def build(
+        rows: _ArrayLike, ids: Sequence[str] = ..., titles: Sequence[str] = ..., kind: str = ...
+    ) -> "CatalogIndex": ...
+    @staticmethod
+    def load(folder: _Path) -> "CatalogIndex": ...
+    def save(self, folder: _Path) -> None: ...
+    def search(self, queries: _ArrayLike, k: int) -> Tuple[_Int64Matrix, _Float32Matrix]: ...
+    def __len__(self) -> int: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def ids(self) -> List[str]: ...
+    @property
+    def titles(self) -> List[str]: ...
+
+def catalog_index_available() -> bool: ...
+def ocr_available() -> Tuple[bool, str]: ...
+def read_poster_text(
+    paths: Sequence[_Path],
+    *,
+    min_height: int = ...,
+    page_modes: Sequence[int] = ...,
+    title_bands: bool = ...,
+    min_confidence: float = ...,
+    cache_dir: Optional[_Path] = ...,
+    threads: int = ...,
+    progress: Optional[ProgressCallable] = ...,
+) -> List[List[Tuple[str, float]]]: ...
 def load_dataset(folder: _Path, skip_bad_rows: bool = ..., check_posters_exist: bool = ...) -> Dataset: ...
 def synthesize_dataset(
     out: _Path,
@@ -209,6 +256,8 @@ class Model:
     def device(self) -> str: ...
     @property
     def logit_scale(self) -> float: ...
+    @property
+    def fusion_weight(self) -> float: ...
     @property
     def embed_dim(self) -> int: ...
     @property
@@ -254,4 +303,8 @@ class Model:
         topk_csv: bool = ...,
         heatmap_size: int = ...,
         verbose: bool = ...,
+        precision: str = ...,
+        ocr: bool = ...,
+        fusion_weight: float = ...,
+        ocr_cache_dir: Optional[_Path] = ...,
     ) -> EvaluationReport: ...

@@ -582,3 +582,88 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path):
     assert [e["train_loss"] for e in resumed["history"]] == [e["train_loss"] for e in reference["history"]]
     assert resumed["best_epoch"] == reference["best_epoch"]
     np.testing.assert_array_equal(resumed_model.encode_posters(data.posters), whole.encode_posters(data.posters))
+
+
+# --- the poster-text channel ----------------------------------------------------------------------------
+
+def _ocr_or_skip():
+    available, why = clipmatch.ocr_available()
+    if not available:
+        pytest.skip("OCR unavailable: " + why)
+
+
+def _poster_with_text(path, word):
+    """A 100x150 poster printing `word` in PIL's built-in 11-pixel font (small type, as on real thumbnails)."""
+    PIL = pytest.importorskip("PIL.Image")
+    from PIL import ImageDraw
+    image = PIL.new("RGB", (100, 150), (235, 230, 215))
+    ImageDraw.Draw(image).text((8, 60), word, fill=(20, 20, 30))
+    image.save(path)
+
+
+def test_read_poster_text_and_its_cache(tmp_path):
+    _ocr_or_skip()
+    paths = []
+    for word in ("HARBOR", "EXPRESS"):
+        paths.append(str(tmp_path / (word + ".png")))
+        _poster_with_text(paths[-1], word)
+    stages = []
+    texts = clipmatch.read_poster_text(paths, cache_dir=tmp_path / "cache",
+                                       progress=lambda stage, done, total: stages.append(stage))
+    assert [[w.upper() for w, _ in words] for words in texts] == [["HARBOR"], ["EXPRESS"]]
+    assert all(0 <= confidence <= 100 for words in texts for _, confidence in words)
+    assert "read posters" in stages
+    stages.clear()
+    assert clipmatch.read_poster_text(paths, cache_dir=tmp_path / "cache",
+                                      progress=lambda stage, done, total: stages.append(stage)) == texts
+    assert stages == []  # everything came from the cache
+    with pytest.raises(clipmatch.Error, match="page mode 2"):
+        clipmatch.read_poster_text(paths, page_modes=[2])
+
+
+def test_evaluate_with_the_text_channel(trained):
+    _ocr_or_skip()
+    root, data, model, _ = trained
+    assert model.fusion_weight == -1
+    visual = model.evaluate(data)
+    assert visual["fusion_weight"] == -1 and "poster_text" not in visual
+    fused = model.evaluate(data, ocr=True, fusion_weight=0.25, ocr_cache_dir=root / "ocr-cache")
+    assert fused["fusion_weight"] == 0.25
+    assert len(fused["poster_text"]) == len(data)
+    assert fused["posters_read"] + fused["ocr_cache_hits"] == len(data)
+    # Synthetic posters print no words, so the fused ranking can only differ where OCR read noise.
+    again = model.evaluate(data, ocr=True, fusion_weight=0.25, ocr_cache_dir=root / "ocr-cache")
+    assert again["posters_read"] == 0 and again["splits"] == fused["splits"]
+    options = clipmatch.TrainOptions("run", ocr=True, fusion_weight=0.5)
+    assert options.ocr and options.fusion_weight == 0.5 and options.calibration_fraction == 0.2
+
+
+# --- catalog indexes ------------------------------------------------------------------------------------
+
+def test_catalog_index_flat_equals_top_k_and_survives_save_load(tmp_path):
+    if not clipmatch.catalog_index_available():
+        pytest.skip("built without FAISS")
+    rng = np.random.default_rng(0)
+    catalog = rng.normal(size=(2000, 32)).astype(np.float32)
+    catalog /= np.linalg.norm(catalog, axis=1, keepdims=True)
+    queries = catalog[:5] + 0.01 * rng.normal(size=(5, 32)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    ids = ["m%d" % i for i in range(2000)]
+    index = clipmatch.CatalogIndex.build(catalog, ids=ids, kind="flat")
+    assert len(index) == 2000 and index.dim == 32 and index.kind == "flat"
+    indices, distances = index.search(queries, 4)
+    expected_i, expected_d = clipmatch.top_k(queries, catalog, 4)
+    assert (indices == expected_i).all()
+    assert np.allclose(distances, expected_d, atol=1e-5)
+    assert list(indices[:, 0]) == [0, 1, 2, 3, 4]
+    index.save(tmp_path / "index")
+    loaded = clipmatch.CatalogIndex.load(tmp_path / "index")
+    assert loaded.ids[:2] == ["m0", "m1"]
+    again, _ = loaded.search(queries, 4)
+    assert (again == indices).all()
+    hnsw, _ = clipmatch.CatalogIndex.build(catalog).search(queries, 1)
+    assert list(hnsw[:, 0]) == [0, 1, 2, 3, 4]
+    with pytest.raises(clipmatch.Error, match="kind"):
+        clipmatch.CatalogIndex.build(catalog, kind="ivf")
+    with pytest.raises(clipmatch.Error, match="catalog.json"):
+        clipmatch.CatalogIndex.load(tmp_path)
