@@ -156,6 +156,36 @@ TEST_CASE("OCR cache: the second run reads no poster, a changed poster only itse
   CHECK(repaired.cache_hits == 2);
 }
 
+TEST_CASE("OCR: a cancelled reading keeps what it read for the next run", "[ocr]") {
+  CLIPMATCH_REQUIRE_OCR();
+  TempDir dir;
+  std::vector<std::string> paths;
+  for (const char* word : {"HARBOR", "GARDEN", "THIEF", "CASTLE", "DESERT", "PIRATE"}) {
+    paths.push_back((dir / (std::string(word) + ".png")).string());
+    write_poster(paths.back(), {word}, eval::Rgb{240, 240, 240});
+  }
+  OcrOptions options;
+  options.cache_dir = (dir / "cache").string();
+  options.threads = 1;  // one poster at a time: the cancel lands after exactly two
+  std::size_t calls = 0;
+  const auto stop_after_two = [&](const std::string& stage, std::size_t done, std::size_t) {
+    CHECK(stage == "read posters");
+    ++calls;
+    return done < 2;
+  };
+  try {
+    read_poster_text(paths, options, stop_after_two);
+    FAIL("the reading was not cancelled");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::Cancelled);
+  }
+  CHECK(calls >= 2);
+  ocr::ReadStats rerun;
+  ocr::read_posters(paths, options, false, &rerun);
+  CHECK(rerun.cache_hits == 2);
+  CHECK(rerun.posters_read == 4);
+}
+
 TEST_CASE("OCR refuses bad settings and names the unreadable poster", "[ocr]") {
   OcrOptions options;
   options.page_modes = {2};

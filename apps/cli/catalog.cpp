@@ -114,6 +114,7 @@ void register_search(CLI::App& app, Action& action) {
   struct Args {
     std::string index, model, intro, intros, poster, posters, queries, out;
     std::size_t k = 10;
+    int ef_search = 0, nprobe = 0;
     Device device = Device::Auto;
   };
   auto args = std::make_shared<Args>();
@@ -126,6 +127,8 @@ void register_search(CLI::App& app, Action& action) {
   cmd->add_option("--posters", args->posters, "Folder of poster images");
   cmd->add_option("--queries", args->queries, "Ready query embeddings, float32 [Q, D] .npy");
   cmd->add_option("-k", args->k, "Matches per query")->capture_default_str();
+  cmd->add_option("--ef-search", args->ef_search, "HNSW candidate list for these queries (0 = the index's own)");
+  cmd->add_option("--nprobe", args->nprobe, "IVF lists visited for these queries (0 = the index's own)");
   cmd->add_option("--out", args->out, "Write the matches as CSV (query,rank,row,id,title,distance) instead of printing");
   add_device_option(*cmd, args->device);
   cmd->callback([args, &action] {
@@ -135,7 +138,13 @@ void register_search(CLI::App& app, Action& action) {
       if (sources != 1) {
         throw Error(ErrorKind::InvalidArgument, "give exactly one of --intro, --intros, --poster, --posters, --queries");
       }
-      const auto index = CatalogIndex::load(a.index);
+      auto index = CatalogIndex::load(a.index);
+      if (a.ef_search > 0 || a.nprobe > 0) {
+        CatalogIndexOptions effort;
+        effort.hnsw_ef_search = a.ef_search > 0 ? a.ef_search : effort.hnsw_ef_search;
+        effort.ivf_probes = a.nprobe > 0 ? a.nprobe : effort.ivf_probes;
+        index.set_search_options(effort);
+      }
       auto model = load_model(a.model, a.device);
       Matrix queries;
       std::vector<std::string> names;

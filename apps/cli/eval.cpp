@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+
 namespace clipmatch::cli {
 
 void register_eval(CLI::App& app, Action& action) {
@@ -36,6 +38,12 @@ void register_eval(CLI::App& app, Action& action) {
       const auto data = load_dataset(args->data, options);
       const auto model = Model::load(args->model, args->device);
       args->outputs.verbose = true;
+      if (args->outputs.ocr.enabled && args->outputs.ocr.cache_dir.empty() && args->outputs.cache_dir.empty()) {
+        // The training run's default cache (RUN/../.clipmatch-cache) holds its OCR readings: reuse them.
+        auto run = std::filesystem::path(args->model);
+        if (!std::filesystem::is_directory(run)) run = run.parent_path();
+        args->outputs.ocr.cache_dir = (std::filesystem::absolute(run).parent_path() / ".clipmatch-cache").string();
+      }
       const auto report = model.evaluate(data, args->out, args->outputs);
       fmt::print("evaluated {} movies ({} train) with {} on {}\n", data.movies.size(), data.train.size(), args->model,
                  model.device());

@@ -32,7 +32,7 @@ enum class IndexKind {
 struct CatalogIndexOptions {
   IndexKind kind = IndexKind::Hnsw;
   int hnsw_neighbors = 32;         ///< HNSW: links per node (M)
-  int hnsw_ef_construction = 80;   ///< HNSW: candidate list while building
+  int hnsw_ef_construction = 40;   ///< HNSW: candidate list while building
   int hnsw_ef_search = 128;        ///< HNSW: candidate list while searching
   int ivf_lists = 0;               ///< IVF: inverted lists; 0 = 4·√N (at most N / 39, so k-means has data)
   int ivf_probes = 32;             ///< IVF: lists visited per query
@@ -66,6 +66,10 @@ class CLIPMATCH_API CatalogIndex {
 
   /// The k nearest rows of each query row (L2-normalised, the catalog's width).
   CatalogHits search(const Embeddings& queries, std::size_t k) const;
+
+  /// Changes how hard later searches look (hnsw_ef_search, ivf_probes of `options`; the rest is ignored):
+  /// recall against latency, without rebuilding. Saved with the index. Not while another thread searches.
+  void set_search_options(const CatalogIndexOptions& options);
 
   std::size_t size() const;
   std::int64_t dim() const;

@@ -17,9 +17,11 @@
 #include <faiss/IndexIVFPQ.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/index_io.h>
+#include <omp.h>
 #endif
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -51,8 +53,17 @@ struct CatalogIndex::State {
 namespace {
 
 /// FAISS reports misuse and bad files as faiss::FaissException; the library's callers get clipmatch::Error.
+/// FAISS parallelises with OpenMP, whose thread count is per calling thread and started at 1 here (see
+/// core/compute_threads.hpp): give this thread every core unless OMP_NUM_THREADS chose.
+void use_every_core_here() {
+  static const bool chosen = std::getenv("OMP_NUM_THREADS") != nullptr;
+  const int cores = omp_get_num_procs();
+  if (!chosen && omp_get_max_threads() < cores) omp_set_num_threads(cores);
+}
+
 template <typename Work>
 auto faiss_call(const std::string& what, Work&& work) -> decltype(work()) {
+  use_every_core_here();
   try {
     return work();
   } catch (const faiss::FaissException& e) {
@@ -229,6 +240,16 @@ CatalogHits CatalogIndex::search(const Embeddings& queries, std::size_t k) const
   return hits;
 }
 
+void CatalogIndex::set_search_options(const CatalogIndexOptions& options) {
+  if (options.hnsw_ef_search < 1 || options.ivf_probes < 1) {
+    fail(ErrorKind::InvalidArgument, "catalog index: hnsw_ef_search ({}) and ivf_probes ({}) must be at least 1",
+         options.hnsw_ef_search, options.ivf_probes);
+  }
+  state_->options.hnsw_ef_search = options.hnsw_ef_search;
+  state_->options.ivf_probes = options.ivf_probes;
+  apply_search_settings(*state_->index, state_->kind, state_->options);
+}
+
 std::size_t CatalogIndex::size() const { return static_cast<std::size_t>(state_->index->ntotal); }
 std::int64_t CatalogIndex::dim() const { return state_->index->d; }
 
@@ -255,6 +276,7 @@ CatalogIndex CatalogIndex::build(const Embeddings&, std::vector<std::string>, st
 CatalogIndex CatalogIndex::load(const std::string&) { require_faiss(); }
 void CatalogIndex::save(const std::string&) const { require_faiss(); }
 CatalogHits CatalogIndex::search(const Embeddings&, std::size_t) const { require_faiss(); }
+void CatalogIndex::set_search_options(const CatalogIndexOptions&) { require_faiss(); }
 std::size_t CatalogIndex::size() const { return 0; }
 std::int64_t CatalogIndex::dim() const { return 0; }
 
