@@ -5,7 +5,7 @@
 // query latency p50 / p99 at batch 1 and per batch of 1,000 and recall@k against exact search (clipmatch::top_k).
 //
 //   bench_catalog_search [--catalog 1000000] [--dim 128] [--queries 1000] [--k 10] [--kinds flat,hnsw,ivf-pq]
-//                        [--ivf-lists N (0 = the library's default)]
+//                        [--ivf-lists N] [--ef-construction N] (0 = the library's defaults)
 #include <clipmatch/catalog.hpp>
 #include <clipmatch/names.hpp>
 #include <clipmatch/search.hpp>
@@ -61,7 +61,7 @@ double percentile(std::vector<double> values, double p) {
 int main(int argc, char** argv) {
   std::size_t catalog = 1000000, dim = 128, queries = 1000, k = 10;
   std::string kinds = "flat,hnsw,ivf-pq";
-  int ivf_lists = 0;
+  int ivf_lists = 0, ef_construction = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--catalog") catalog = std::strtoull(argv[i + 1], nullptr, 10);
@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
     else if (flag == "--k") k = std::strtoull(argv[i + 1], nullptr, 10);
     else if (flag == "--kinds") kinds = argv[i + 1];
     else if (flag == "--ivf-lists") ivf_lists = std::atoi(argv[i + 1]);
+    else if (flag == "--ef-construction") ef_construction = std::atoi(argv[i + 1]);
   }
   Matrix centres(1000, static_cast<Eigen::Index>(dim));
   {
@@ -96,6 +97,7 @@ int main(int argc, char** argv) {
     CatalogIndexOptions options;
     options.kind = from_name<IndexKind>(name, "kind");
     options.ivf_lists = ivf_lists;
+    if (ef_construction > 0) options.hnsw_ef_construction = ef_construction;
     const double rss_before = resident_mib();
     start = Clock::now();
     auto built = CatalogIndex::build(rows, {}, {}, options);

@@ -32,7 +32,7 @@ enum class IndexKind {
 struct CatalogIndexOptions {
   IndexKind kind = IndexKind::Hnsw;
   int hnsw_neighbors = 32;         ///< HNSW: links per node (M)
-  int hnsw_ef_construction = 40;   ///< HNSW: candidate list while building
+  int hnsw_ef_construction = 120;  ///< HNSW: candidate list while building
   int hnsw_ef_search = 128;        ///< HNSW: candidate list while searching
   int ivf_lists = 0;               ///< IVF: inverted lists; 0 = 4·√N (at most N / 39, so k-means has data)
   int ivf_probes = 32;             ///< IVF: lists visited per query
