@@ -64,9 +64,9 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
   }
   // Posters are read first: a poster Tesseract cannot take stops the run before any training time is spent.
   ocr::ReadStats read_stats;
-  const auto channel = model::build_text_channel(posters, intros, reading, options.verbose, &read_stats);
-
   if (!learned) {
+    // Only the readings are needed here (they fill the OCR cache evaluation reads); no BM25 vectors.
+    ocr::read_posters(posters, reading, options.verbose, &read_stats);
     auto report = model::train_contrastive(m, data, options);
     m.fusion_weight = ocr.fusion_weight;
     m.save((std::filesystem::path(options.run_dir) / "model.safetensors").string());
@@ -76,6 +76,7 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
     return report;
   }
 
+  const auto channel = model::build_text_channel(posters, intros, reading, options.verbose, &read_stats);
   const auto train_rows = data.train.empty() ? [&] {
     std::vector<std::size_t> all(data.movies.size());
     for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
