@@ -138,6 +138,46 @@ TEST_CASE("int8 is refused on CUDA and the precision scope nests", "[precision]"
   CHECK(from_name<Precision>("int8", "precision") == Precision::Int8);
 }
 
+TEST_CASE("bf16 on CUDA stays within cosine 0.999 of fp32 on the CPU on the HF fixtures", "[precision][hf][cuda]") {
+  if (!torch::cuda::is_available()) {
+    WARN("skipped: no CUDA device");
+    return;
+  }
+  torch::NoGradGuard no_grad;
+  // The CUDA path: the fused bf16 blocks on the GPU (flash / memory-efficient attention on LibTorch 2.x)
+  // against the parity-tested fp32 modules on the CPU.
+  const auto check = [](const std::string& what, auto model, const std::function<torch::Tensor(bool)>& encode) {
+    torch::Tensor reference;
+    {
+      PrecisionScope scope(Precision::Fp32, false);
+      reference = encode(false).to(torch::kFloat32).flatten(1);
+    }
+    model->to(torch::kCUDA);
+    PrecisionScope scope(Precision::Bf16, true);
+    const torch::Tensor reduced = encode(true).to(torch::kCPU, torch::kFloat32).flatten(1);
+    const torch::Tensor cosine = torch::cosine_similarity(reduced, reference, 1);
+    INFO(what << ": lowest cosine " << cosine.min().item<double>());
+    CHECK(cosine.min().item<double>() >= 0.999);
+    CHECK_FALSE(torch::equal(reduced, reference));
+  };
+  const auto on = [](const torch::Tensor& t, bool cuda) { return cuda ? t.to(torch::kCUDA) : t; };
+
+  const auto vit = test::hf_fixture("vit_tiny");
+  CLIPMATCH_REQUIRE_SHARED(vit, "fixtures/hf/vit_tiny");
+  const auto vit_io = test::read_tensors(*vit / "io.safetensors");
+  const auto vit_model = nn::load_vit(vit->string());
+  check("ViT", vit_model, [&](bool cuda) { return vit_model->forward(on(vit_io.at("in.pixel_values"), cuda)); });
+
+  const auto bert = test::hf_fixture("bert_tiny");
+  CLIPMATCH_REQUIRE_SHARED(bert, "fixtures/hf/bert_tiny");
+  const auto bert_io = test::read_tensors(*bert / "io.safetensors");
+  const auto bert_model = nn::load_bert(bert->string());
+  check("BERT (padded batch)", bert_model, [&](bool cuda) {
+    return bert_model->forward(text::TokenBatch{on(bert_io.at("in.input_ids"), cuda),
+                                                on(bert_io.at("in.attention_mask"), cuda)});
+  });
+}
+
 TEST_CASE("a demo model gives the same top-1 in fp32, bf16 and int8, and intros come back in order",
           "[precision][model]") {
   TempDir dir;

@@ -5,6 +5,8 @@
 
 #include <clipmatch/error.hpp>
 
+#include <random>
+
 using clipmatch::text::WordPieceOptions;
 using clipmatch::text::WordPieceTokenizer;
 
@@ -67,6 +69,31 @@ TEST_CASE("WordPiece truncation keeps [SEP] and batches pad with a mask", "[word
   const auto fixed = tokenizer->encode_batch({"hello", "hi"}, 16, true);
   CHECK(fixed.ids.size(1) == 16);
   CHECK(fixed.attention_mask.sum().item<std::int64_t>() == 6);
+}
+
+TEST_CASE("WordPiece truncation of long texts equals tokenising all of it and cutting", "[wordpiece]") {
+  // encode(text, max) reads only a growing prefix of a long text; the ids must be those of the whole text cut.
+  // The texts put a cut point next to what normalisation decides by context: combining accents, a word-final
+  // capital sigma, CJK ideographs, control characters, punctuation runs and words longer than 100 characters.
+  const auto tokenizer = bert_uncased();
+  CLIPMATCH_REQUIRE_SHARED(tokenizer, "bert-base-uncased vocab");
+  const std::vector<std::string> parts{
+      "Caf\u00e9 ", "cafe\xcc\x81 ", "\xce\x9f\xce\x94\xce\xa5\xce\xa3\xce\xa3\xce\x95\xce\xa5\xce\xa3 ",
+      "\xe4\xb8\x9c\xe4\xba\xac ", "tab\there\r\nnext ", "!?...-- ", std::string(120, 'x') + " ",
+      "Star Wars: Episode IV \xe2\x80\x94 a long time ago, ", "don't stop-believing ", "\x01\x7f ", "  ", "a "};
+  std::mt19937 rng(7);
+  for (int round = 0; round < 40; ++round) {
+    std::string text;
+    const std::size_t pieces = 20 + rng() % 600;
+    for (std::size_t i = 0; i < pieces; ++i) text += parts[rng() % parts.size()];
+    const auto all = tokenizer->encode(text, 0);
+    for (const std::size_t max : {2u, 3u, 17u, 128u, 512u}) {
+      std::vector<std::int64_t> expected(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size() - 1, max - 1)));
+      expected.push_back(all.back());
+      INFO("round " << round << ", max " << max << ", " << text.size() << " bytes");
+      CHECK(tokenizer->encode(text, max) == expected);
+    }
+  }
 }
 
 TEST_CASE("WordPiece survives invalid UTF-8 and empty input", "[wordpiece]") {

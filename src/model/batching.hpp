@@ -29,6 +29,14 @@ inline torch::Tensor batched(std::size_t n, std::size_t batch_size,
   return torch::cat(parts);
 }
 
+/// `host` (a CPU tensor) on `device`. To a GPU it goes through page-locked memory, so the copy is asynchronous:
+/// from pageable memory it would wait for the GPU's queued work, and the host could not prepare the next
+/// batch meanwhile. LibTorch's pinned allocator keeps the staging block until the copy has finished.
+inline torch::Tensor host_to_device(const torch::Tensor& host, const torch::Device& device) {
+  if (!device.is_cuda() || !host.device().is_cpu()) return host.to(device);
+  return host.pin_memory().to(device, /*non_blocking=*/true);
+}
+
 /// Eval mode without gradients while it lives; the module's own mode comes back afterwards. A model at rest is
 /// already in eval mode, so const encoding changes nothing (several threads may encode at once); only inside
 /// train(), which has the model to itself, does a pass switch a training module over and back.

@@ -11,8 +11,6 @@ namespace clipmatch::model {
 
 namespace {
 
-constexpr std::size_t kEncodeBatch = 64;
-
 /// Salt that separates the cache entries of different split depths of one encoder. Depth 0 keeps the salt
 /// the frozen-feature cache always had, so existing caches stay valid.
 std::string depth_salt(const std::string& base, std::int64_t top_k) {
@@ -23,10 +21,10 @@ std::string depth_salt(const std::string& base, std::int64_t top_k) {
 /// batch by batch (a lower part of a whole dataset may not fit on the GPU), with progress.
 template <typename Item, typename Encode>
 torch::Tensor encode_rows(torch::nn::Module& encoder, const std::vector<Item>& items, const std::vector<std::size_t>& rows,
-                          const char* what, bool verbose, Encode&& encode) {
+                          std::size_t batch_size, const char* what, bool verbose, Encode&& encode) {
   EvalPass pass(encoder);
   Progress progress(what, rows.size(), verbose);
-  auto out = batched(rows.size(), kEncodeBatch, [&](std::size_t begin, std::size_t end) {
+  auto out = batched(rows.size(), batch_size, [&](std::size_t begin, std::size_t end) {
     std::vector<Item> slice;
     for (auto i = begin; i < end; ++i) slice.push_back(items[rows[i]]);
     return encode(slice).to(torch::kCPU);
@@ -67,7 +65,7 @@ torch::Tensor cached_image_stage(const Model::Impl& m, const std::vector<std::st
   return store.get_or_compute(
       keys,
       [&](const std::vector<std::size_t>& rows) {
-        return encode_rows(*m.net->image_encoder, posters, rows, "encode posters", cache.verbose,
+        return encode_rows(*m.net->image_encoder, posters, rows, m.encode_batch_size(), "encode posters", cache.verbose,
                            [&](const std::vector<std::string>& slice) { return m.encode_image_batch(slice, top_k); });
       },
       cache.stats);
@@ -91,7 +89,7 @@ TextStage cached_text_stage(const Model::Impl& m, const std::vector<std::string>
         for (const auto row : rows) missing.push_back(intros[row]);
         EvalPass pass(*m.net->text_encoder);
         Progress progress("encode intros", rows.size(), cache.verbose);
-        auto out = m.text_stage(missing, top_k, kEncodeBatch, /*to_cpu=*/true, &progress);
+        auto out = m.text_stage(missing, top_k, m.encode_batch_size(), /*to_cpu=*/true, &progress);
         progress.finish();
         return out;
       },

@@ -59,10 +59,10 @@ EvaluationReport Model::evaluate(const Dataset& data, const std::string& out_dir
   model::EvalPass pass(*m.net);
   const auto image_features = image_cached
                                   ? model::ImageFeed(m, posters, image.top, cache, image.lower_key).all_features(m, true)
-                                  : m.image_features(posters, 64);
+                                  : m.image_features(posters, m.encode_batch_size());
   const auto text_features = text_cached
                                  ? model::TextFeed(m, intros, text.top, cache, text.lower_key).all_features(m, true)
-                                 : m.text_features(intros, 64);
+                                 : m.text_features(intros, m.encode_batch_size());
   const auto visual_p = m.embed_image_features(image_features);
   const auto visual_t = m.embed_text_features(text_features);
   const std::vector<std::int64_t> train(data.train.begin(), data.train.end());

@@ -110,7 +110,7 @@ text::TokenBatch Model::Impl::tokenize(const std::vector<std::string>& texts) co
 }
 
 torch::Tensor Model::Impl::encode_pixel_batch(const torch::Tensor& pixels, std::int64_t top_k) const {
-  const auto on_device = pixels.to(device, /*non_blocking=*/true);
+  const auto on_device = model::host_to_device(pixels, device);
   CudaAutocast autocast(device, current_precision() == Precision::Bf16);
   return net->image_encoder->forward_lower(on_device, top_k);
 }

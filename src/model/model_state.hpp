@@ -72,6 +72,9 @@ struct Model::Impl {
   /// Builds the heads whose encoders exist (tiny_text gets its encoder, and so its head, when training starts).
   void build_heads();
   void require_ready(const char* what) const;
+  /// Items per encoder batch where no caller chose one (evaluation, feature-cache fills, training's full
+  /// passes): a GPU needs large batches to stay busy; on the CPU larger ones gain nothing and cost memory.
+  std::size_t encode_batch_size() const { return device.is_cuda() ? 256 : 64; }
 
   /// Preprocessed pixels [B,3,S,S] (CPU) of items [begin, end) of some poster source.
   using PixelLoader = std::function<torch::Tensor(std::size_t begin, std::size_t end)>;

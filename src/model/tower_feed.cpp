@@ -17,7 +17,7 @@ torch::Tensor mask_from_lengths(const torch::Tensor& lengths, std::int64_t longe
 template <typename Feed>
 torch::Tensor features_in_chunks(const Feed& feed, const Model::Impl& m, std::int64_t n, bool mixed_precision) {
   torch::NoGradGuard no_grad;
-  return batched(static_cast<std::size_t>(n), 64, [&](std::size_t begin, std::size_t end) {
+  return batched(static_cast<std::size_t>(n), m.encode_batch_size(), [&](std::size_t begin, std::size_t end) {
     CudaAutocast autocast(m.device, mixed_precision);
     return feed.features(m, torch::arange(static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end), torch::kInt64));
   });
@@ -48,7 +48,7 @@ ImageFeed::ImageFeed(const Model::Impl& m, const std::vector<std::string>& poste
 
 torch::Tensor ImageFeed::features(const Model::Impl& m, const torch::Tensor& rows) const {
   if (stage_ == FeedStage::Features) return values_.index_select(0, rows.to(values_.device()));
-  const auto inputs = values_.index_select(0, rows).to(m.device, /*non_blocking=*/true);
+  const auto inputs = host_to_device(values_.index_select(0, rows), m.device);
   auto& encoder = *m.net->image_encoder;
   return stage_ == FeedStage::Lower ? encoder.forward_upper(inputs, top_k_) : encoder.forward(inputs);
 }
@@ -87,7 +87,7 @@ torch::Tensor TextFeed::features(const Model::Impl& m, const torch::Tensor& rows
   if (stage_ == FeedStage::Features) return values_.index_select(0, rows.to(values_.device()));
   const auto lengths = lengths_.index_select(0, rows);
   const auto longest = std::max<std::int64_t>(1, lengths.max().item<std::int64_t>());
-  const auto inputs = values_.index_select(0, rows).slice(1, 0, longest).to(m.device, /*non_blocking=*/true);
+  const auto inputs = host_to_device(values_.index_select(0, rows).slice(1, 0, longest), m.device);
   const auto mask = mask_from_lengths(lengths, longest, m.device);
   auto& encoder = *m.net->text_encoder;
   if (stage_ == FeedStage::Lower) return encoder.forward_upper(inputs, mask, top_k_);

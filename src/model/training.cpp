@@ -374,7 +374,8 @@ TrainReport train_contrastive(Model::Impl& m, const Dataset& data, const TrainOp
     // no global state touched.
     const auto order = train_index.index_select(
         0, torch::randperm(n_train, make_generator(generator_seed + static_cast<std::uint64_t>(epoch)), torch::kInt64));
-    double loss_sum = 0;
+    // Summed on the device: reading each step's loss back would stall the GPU once per step.
+    auto loss_sum = torch::zeros({}, torch::TensorOptions(torch::kFloat64).device(m.device));
     Progress progress(fmt::format("epoch {}/{}", epoch, options.epochs), static_cast<std::size_t>(steps_per_epoch),
                       options.verbose && encoders_run, /*observed=*/false);
     for (std::int64_t s = 0; s < steps_per_epoch; ++s, ++step) {
@@ -409,7 +410,7 @@ TrainReport train_contrastive(Model::Impl& m, const Dataset& data, const TrainOp
         torch::NoGradGuard no_grad;
         m.net->logit_scale.clamp_(0.0, model::kMaxLogitScale);
       }
-      loss_sum += loss.item<double>();
+      loss_sum += loss.detach().to(torch::kFloat64);
       progress.advance(1);
       steps.advance(1);
     }
@@ -417,7 +418,7 @@ TrainReport train_contrastive(Model::Impl& m, const Dataset& data, const TrainOp
 
     EpochLog log;
     log.epoch = epoch;
-    log.train_loss = loss_sum / static_cast<double>(steps_per_epoch);
+    log.train_loss = loss_sum.item<double>() / static_cast<double>(steps_per_epoch);
     log.learning_rate = train::learning_rates(*optimizer).front();
     log.temperature = std::exp(m.net->logit_scale.item<double>());
     const bool evaluate_now = epoch % std::max(1, options.eval_every) == 0 || epoch == options.epochs;

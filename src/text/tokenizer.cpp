@@ -1,18 +1,18 @@
 #include "text/tokenizer.hpp"
 
+#include "core/thread_pool.hpp"
+
 #include <algorithm>
 
 namespace clipmatch::text {
 
 TokenBatch Tokenizer::encode_batch(const std::vector<std::string>& texts, std::size_t max_length,
                                    bool pad_to_max) const {
-  std::vector<std::vector<std::int64_t>> rows;
-  rows.reserve(texts.size());
+  // Texts are tokenised on the pool's threads: on a GPU the encoders outrun one thread's tokenising.
+  std::vector<std::vector<std::int64_t>> rows(texts.size());
+  ThreadPool::shared().parallel_for(texts.size(), [&](std::size_t i) { rows[i] = encode(texts[i], max_length); });
   std::size_t longest = 0;
-  for (const auto& text : texts) {
-    rows.push_back(encode(text, max_length));
-    longest = std::max(longest, rows.back().size());
-  }
+  for (const auto& row : rows) longest = std::max(longest, row.size());
   const std::size_t width = pad_to_max && max_length > 0 ? max_length : longest;
   const auto batch = static_cast<std::int64_t>(rows.size());
   const auto length = static_cast<std::int64_t>(width);

@@ -21,9 +21,10 @@ class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
   /// The ids of one text, with the model's special tokens ([CLS]…[SEP], <|startoftext|>…<|endoftext|>) and
-  /// truncated to `max_length` (0 = no limit) so that the closing special token is kept.
+  /// truncated to `max_length` (0 = no limit) so that the closing special token is kept. Called from several
+  /// threads at once (encode_batch, concurrent encoding), so implementations keep no unguarded mutable state.
   virtual std::vector<std::int64_t> encode(const std::string& utf8, std::size_t max_length) const = 0;
-  /// Encodes each text and pads to the longest (or to `max_length` when `pad_to_max` is set) with pad_id().
+  /// Encodes each text (on the shared pool's threads) and pads to the longest (or to `max_length` when `pad_to_max` is set) with pad_id().
   TokenBatch encode_batch(const std::vector<std::string>& texts, std::size_t max_length, bool pad_to_max) const;
   virtual std::int64_t pad_id() const = 0;
   virtual std::size_t vocab_size() const = 0;

@@ -5,6 +5,7 @@
 #include "text/utf8.hpp"
 
 #include <fstream>
+#include <limits>
 
 namespace clipmatch::text {
 
@@ -151,8 +152,8 @@ void WordPieceTokenizer::word_pieces(const std::u32string& word, std::vector<std
   }
 }
 
-std::vector<std::string> WordPieceTokenizer::tokenize(const std::string& utf8) const {
-  const std::u32string text = normalize(decode_utf8_lossy(utf8));
+std::vector<std::string> WordPieceTokenizer::pieces_of(const std::u32string& raw, std::size_t limit) const {
+  const std::u32string text = normalize(raw);
   std::vector<std::string> pieces;
   std::u32string word;
   const auto flush = [&] {
@@ -160,6 +161,7 @@ std::vector<std::string> WordPieceTokenizer::tokenize(const std::string& utf8) c
     word.clear();
   };
   for (const char32_t cp : text) {
+    if (pieces.size() >= limit) break;
     if (unicode::is_white_space(cp)) {
       flush();
     } else if (is_bert_punctuation(cp)) {
@@ -174,11 +176,35 @@ std::vector<std::string> WordPieceTokenizer::tokenize(const std::string& utf8) c
   return pieces;
 }
 
+std::vector<std::string> WordPieceTokenizer::tokenize(const std::string& utf8) const {
+  return pieces_of(decode_utf8_lossy(utf8), std::numeric_limits<std::size_t>::max());
+}
+
+std::vector<std::string> WordPieceTokenizer::leading_pieces(const std::string& utf8, std::size_t limit) const {
+  // A long synopsis needs only its first `limit` pieces, so only a prefix is normalised and split, grown until it
+  // yields enough. A prefix cut just before an ASCII space gives exactly the pieces the whole text starts
+  // with: every normalisation step (cleaning, NFD, accent stripping, lower-casing with its final-sigma rule) is
+  // decided within a word, and a space ends words.
+  const std::u32string raw = decode_utf8_lossy(utf8);
+  for (std::size_t want = 8 * limit + 64;; want *= 2) {
+    std::size_t cut = raw.size();
+    if (want < raw.size()) {
+      cut = raw.rfind(U' ', want);
+      if (cut == std::u32string::npos || cut == 0) cut = raw.size();
+    }
+    auto pieces = pieces_of(cut == raw.size() ? raw : raw.substr(0, cut), limit);
+    if (pieces.size() >= limit || cut == raw.size()) {
+      if (pieces.size() > limit) pieces.resize(limit);
+      return pieces;
+    }
+  }
+}
+
 std::vector<std::int64_t> WordPieceTokenizer::encode(const std::string& utf8, std::size_t max_length) const {
   if (max_length == 1) fail(ErrorKind::InvalidArgument, "WordPiece max_length {} leaves no room for [CLS] and [SEP]", max_length);
-  const std::vector<std::string> pieces = tokenize(utf8);
-  std::size_t kept = pieces.size();
-  if (max_length > 0) kept = std::min(kept, max_length - 2);
+  const std::vector<std::string> pieces =
+      max_length > 0 ? leading_pieces(utf8, max_length - 2) : tokenize(utf8);
+  const std::size_t kept = pieces.size();
   std::vector<std::int64_t> ids;
   ids.reserve(kept + 2);
   ids.push_back(cls_id_);

@@ -50,6 +50,10 @@ class WordPieceTokenizer final : public Tokenizer {
  private:
   std::u32string normalize(const std::u32string& text) const;
   void word_pieces(const std::u32string& word, std::vector<std::string>& out) const;
+  /// The pieces of `raw` (not yet normalised), stopping once there are at least `limit`.
+  std::vector<std::string> pieces_of(const std::u32string& raw, std::size_t limit) const;
+  /// The first `limit` pieces of `utf8`, equal to tokenize(utf8) cut to `limit`.
+  std::vector<std::string> leading_pieces(const std::string& utf8, std::size_t limit) const;
   std::int64_t required_id(const std::string& token, const std::string& origin) const;
 
   WordPieceOptions options_;
