@@ -28,7 +28,9 @@ jobs=$(nproc)
 # - clang-14, libclang-rt-14-dev: the libFuzzer targets (fuzz/, ctest fuzz.regressions) with ASan + UBSan;
 # - libtesseract-dev, tesseract-ocr-eng: reading the text printed on posters (--ocr, include/clipmatch/ocr.hpp)
 #   through Tesseract's C++ API, with its English model;
-# - libfaiss-dev: catalog indexes (clipmatch index / search, include/clipmatch/catalog.hpp).
+# - libfaiss-dev: catalog indexes (clipmatch index / search, include/clipmatch/catalog.hpp);
+# - libgloo-dev: Gloo's headers, for distributed training over LibTorch's c10d (train --nproc,
+#   include/clipmatch/distributed.hpp); the library itself comes with libtorch.
 packages=(build-essential cmake pkg-config git
           libtorch-dev libopenblas0-pthread libsentencepiece-dev libstb-dev libeigen3-dev libfmt-dev
           nlohmann-json3-dev libcli11-dev catch2 pybind11-dev python3-dev python3-numpy python3-pytest
@@ -37,7 +39,7 @@ packages=(build-essential cmake pkg-config git
           jupyter-nbconvert python3-ipykernel python3-nbformat python3-matplotlib
           python3-venv python3-pip python3-setuptools python3-wheel python3-pil
           clang-14 libclang-rt-14-dev
-          libtesseract-dev tesseract-ocr-eng libfaiss-dev)
+          libtesseract-dev tesseract-ocr-eng libfaiss-dev libgloo-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -25,6 +25,13 @@ void register_bench(CLI::App& app, Action& action);
 void register_index(CLI::App& app, Action& action);
 void register_search(CLI::App& app, Action& action);
 
+/// Keeps the command line this program was started with (main calls it), for launch_local_ranks.
+void set_command_line(int argc, char** argv);
+/// Runs this program's command line again, without --nproc, as `nproc` ranks on this machine (RANK, LOCAL_RANK,
+/// WORLD_SIZE, MASTER_ADDR=127.0.0.1 and a free MASTER_PORT in their environment) and waits for all of them.
+/// When one fails, stops the others and throws clipmatch::Error naming it.
+void launch_local_ranks(int nproc);
+
 // Shared helpers (common.cpp).
 
 /// A CLI11 check that maps an enumeration's names (clipmatch/names.hpp, case-insensitive) to its values.

@@ -11,6 +11,7 @@
 #include <iostream>
 
 int main(int argc, char** argv) {
+  clipmatch::cli::set_command_line(argc, argv);
   CLI::App app{"clipmatch — match movie posters to their synopses, CLIP-style"};
   app.require_subcommand(0, 1);
   bool show_version = false;

@@ -22,6 +22,7 @@ struct TrainArgs {
   bool no_cache = false;
   bool quiet = false;
   bool zero_shot = false;
+  int nproc = 1;
 };
 
 }  // namespace
@@ -81,12 +82,31 @@ void register_train(CLI::App& app, Action& action) {
   cmd->add_option("--seed", args->options.seed, "Seed of initialisation and shuffling")->capture_default_str();
   cmd->add_flag("--skip-bad-rows", args->skip_bad_rows, "Skip malformed dataset rows (counted) instead of failing");
   cmd->add_flag("--quiet", args->quiet, "No progress output");
+  cmd->add_option("--nproc", args->nproc,
+                  "Train as N processes on this machine (data-parallel over Gloo; --batch-size stays the global "
+                  "batch). Under torchrun / SLURM leave it out: RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT "
+                  "from the environment make this process one rank")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--dist-timeout", args->options.distributed.timeout_seconds,
+                  "Seconds a distributed rank waits for the others in a collective before failing")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   add_device_option(*cmd, args->device);
   add_distance_option(*cmd, args->distance);
 
   cmd->callback([args, &action] {
     action = [args] {
       auto& a = *args;
+      if (a.nproc > 1) {
+        launch_local_ranks(a.nproc);
+        return;
+      }
+      const double timeout = a.options.distributed.timeout_seconds;
+      a.options.distributed = DistributedOptions::from_environment();
+      a.options.distributed.timeout_seconds = timeout;
+      const bool rank0 = a.options.distributed.rank == 0;
+      if (!rank0) a.quiet = true;  // rank 0 speaks for the run
       if (!a.clip_folder.empty()) {
         a.image_encoder = "clip:" + a.clip_folder;
         if (a.text_encoder.empty()) a.text_encoder = "clip:" + a.clip_folder;
@@ -111,16 +131,18 @@ void register_train(CLI::App& app, Action& action) {
                                                    data_report.rows_skipped, data_report.rows_read,
                                                    data_report.train_dropped));
       }
-      fmt::print("dataset {}: {} movies, {} train, {} held-out\n", data.root, data.movies.size(), data.train.size(),
+      if (rank0) fmt::print("dataset {}: {} movies, {} train, {} held-out\n", data.root, data.movies.size(), data.train.size(),
                  data.heldout().size());
       auto model = Model::create(a.config, a.device);
-      fmt::print("model: posters {} | intros {} | device {}\n", a.config.image_encoder.to_string(),
+      if (rank0) fmt::print("model: posters {} | intros {} | device {}\n", a.config.image_encoder.to_string(),
                  a.config.text_encoder.to_string(), model.device());
       std::string cache_dir;
       if (a.zero_shot) {
+        if (!rank0) return;
         model.save(a.run + "/model.safetensors");
       } else {
         const auto report = model.train(data, a.options);
+        if (!rank0) return;  // rank 0 reports and evaluates once
         cache_dir = report.cache_dir;
         fmt::print("trained {} epochs in {:.1f} s; best epoch {} (selection score {:.4f}); feature cache {} hits, {} misses\n",
                    report.epochs_run, report.seconds, report.best_epoch, report.best_heldout_r1, report.cache_hits,

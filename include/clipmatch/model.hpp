@@ -22,6 +22,7 @@
 #pragma once
 
 #include <clipmatch/dataset.hpp>
+#include <clipmatch/distributed.hpp>
 #include <clipmatch/export.h>
 #include <clipmatch/image.hpp>
 #include <clipmatch/metrics.hpp>
@@ -148,6 +149,11 @@ struct TrainOptions {
   /// as held-out in the per-epoch metrics), and the fusion weight is then learned on that slice and saved with
   /// the model. Per-epoch metrics stay visual; the channel applies to evaluate().
   OcrOptions ocr;
+  /// Data-parallel training across processes (clipmatch/distributed.hpp); world_size 1 = this process alone.
+  /// batch_size stays the global batch (it must divide by world_size), split across the ranks in rank order;
+  /// every rank shuffles the same way. Rank 0 alone writes run_dir and evaluates, so only its report carries
+  /// per-epoch metrics; every rank ends with the same weights.
+  DistributedOptions distributed;
   bool verbose = false;               ///< progress lines and one line per epoch to the log sink (log.hpp)
   std::function<void(const EpochLog&)> on_epoch;  ///< optional observer, after every epoch
   /// Stages "encode posters" / "encode intros" (items, while filling the feature cache) and "train" (steps of

@@ -41,6 +41,10 @@ std::vector<std::size_t> calibration_slice(const std::vector<std::size_t>& train
 
 TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
   if (!options.ocr.enabled) return model::train_contrastive(*impl_, data, options);
+  if (options.distributed.enabled()) {
+    fail(ErrorKind::Unsupported, "train: the poster-text channel (ocr) cannot be learned in a distributed run yet; "
+         "train on one process, or evaluate with --ocr after training");
+  }
 
   const auto& ocr = options.ocr;
   model::validate_train_options(options);  // before minutes of reading posters

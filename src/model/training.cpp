@@ -14,6 +14,7 @@
 #include "core/precision.hpp"
 #include "core/progress.hpp"
 #include "core/seeded_init.hpp"
+#include "dist/process_group.hpp"
 #include "eval/metrics_json.hpp"
 #include "eval/splits.hpp"
 #include "io/atomic_file.hpp"
@@ -31,6 +32,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <optional>
 #include <tuple>
 #include <unordered_map>
 
@@ -134,6 +137,57 @@ void require_same_run(const nlohmann::json& stored, const nlohmann::json& now, c
   }
 }
 
+/// Sums the gradients of every rank in one collective. Each rank computed the whole global loss, but its
+/// per-row parameters (heads, encoders) got gradient only through its own rows: their sum is the gradient of
+/// one process. `shared` parameters (the temperature, the SigLIP bias) entered every rank's loss whole, so each
+/// rank already holds their full gradient: the sum is divided by the number of ranks.
+void reduce_gradients(dist::Group& group, const std::vector<torch::Tensor>& per_row,
+                      const std::vector<torch::Tensor>& shared) {
+  std::vector<torch::Tensor> grads;
+  std::vector<bool> is_shared;
+  for (const auto* list : {&per_row, &shared}) {
+    for (const auto& p : *list) {
+      if (!p.grad().defined()) continue;  // the same on every rank: all run the same graph
+      grads.push_back(p.mutable_grad());
+      is_shared.push_back(list == &shared);
+    }
+  }
+  if (grads.empty()) return;
+  std::vector<torch::Tensor> flat;
+  for (const auto& g : grads) flat.push_back(g.reshape({-1}));
+  auto buffer = torch::cat(flat).contiguous();
+  group.all_reduce_sum(buffer);
+  std::int64_t offset = 0;
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    const auto n = grads[i].numel();
+    auto part = buffer.slice(0, offset, offset + n).view_as(grads[i]);
+    if (is_shared[i]) part = part / static_cast<double>(group.size());
+    grads[i].copy_(part);
+    offset += n;
+  }
+}
+
+/// Gives every rank rank 0's floating-point buffers (BatchNorm running statistics), as torch DDP's
+/// broadcast_buffers does: a training BatchNorm normalises with its own rank's share of the batch, so the ranks'
+/// running statistics would drift apart.
+void broadcast_buffers(dist::Group& group, torch::nn::Module& net) {
+  std::vector<torch::Tensor> buffers;
+  for (const auto& buffer : net.buffers(true)) {
+    if (buffer.is_floating_point()) buffers.push_back(buffer);
+  }
+  if (buffers.empty()) return;
+  std::vector<torch::Tensor> flat;
+  for (const auto& b : buffers) flat.push_back(b.reshape({-1}).to(torch::kFloat32));
+  auto buffer = torch::cat(flat).contiguous();
+  group.broadcast_from_rank0(buffer);
+  std::int64_t offset = 0;
+  torch::NoGradGuard no_grad;
+  for (auto& b : buffers) {
+    b.copy_(buffer.slice(0, offset, offset + b.numel()).view_as(b));
+    offset += b.numel();
+  }
+}
+
 /// The epochs.jsonl lines of epochs 1..last (a line of an epoch after the resume state is dropped: that epoch
 /// runs again) and their logs.
 std::pair<std::string, std::vector<EpochLog>> completed_epochs(const fs::path& path, int last) {
@@ -166,6 +220,10 @@ namespace model {
 
 TrainReport train_contrastive(Model::Impl& m, const Dataset& data, const TrainOptions& options) {
   validate_train_options(options);
+  // Distributed: this process is one rank of options.distributed; rank 0 alone writes run_dir and evaluates.
+  std::unique_ptr<dist::Group> group;
+  if (options.distributed.enabled()) group = std::make_unique<dist::Group>(options.distributed);
+  const bool writer = !group || group->rank() == 0;
   ProgressScope progress_scope(options.progress);
   PrecisionScope precision(options.precision, m.device.is_cuda());
   const auto start = std::chrono::steady_clock::now();
@@ -178,9 +236,11 @@ TrainReport train_contrastive(Model::Impl& m, const Dataset& data, const TrainOp
   if (train_rows.empty()) {
     for (std::int64_t i = 0; i < n; ++i) train_rows.push_back(i);
   }
-  const bool run_dir_existed = fs::exists(options.run_dir);
-  io::create_directories(options.run_dir, "run folder");
-  io::remove_stale_temporaries(options.run_dir);  // left by a run killed mid-write
+  const bool run_dir_existed = !writer || fs::exists(options.run_dir);
+  if (writer) {
+    io::create_directories(options.run_dir, "run folder");
+    io::remove_stale_temporaries(options.run_dir);  // left by a run killed mid-write
+  }
   // A run refused before it wrote anything (a poster that cannot be decoded, …) leaves no empty folder behind.
   struct RemoveIfNothingWritten {
     const std::string& dir;
@@ -207,19 +267,35 @@ TrainReport train_contrastive(Model::Impl& m, const Dataset& data, const TrainOp
   if (options.resume) {
     resumed = model::read_resume_state(resume_path);
     if (!resumed) log_message(LogLevel::Info, fmt::format("resume: no {} yet; starting afresh", resume_path.string()));
-  } else {
+  } else if (writer) {
     fs::remove(resume_path);
   }
   if (resumed) require_same_run(resumed->fingerprint, run_fingerprint(options, m.config, data), resume_path.string());
+  if (group) {
+    // Every rank must continue from the same epoch: resuming needs run_dir on a filesystem all ranks share.
+    const auto mine = std::to_string(resumed ? resumed->epoch : 0);
+    const auto first = group->share_from_rank0("resume-epoch", mine);
+    if (first != mine) {
+      fail(ErrorKind::InvalidArgument, "resume: rank {} finds {} completed epochs in {}, rank 0 finds {} (is the run "
+           "folder on a filesystem every rank shares?)", group->rank(), mine, resume_path.string(), first);
+    }
+  }
 
   // tiny_text learns its vocabulary from the training intros (or takes the interrupted run's), then gets its
   // encoder and heads.
   if (!m.net->text_encoder) {
     std::vector<std::string> texts;
     for (auto row : train_rows) texts.push_back(intros[static_cast<std::size_t>(row)]);
-    m.text = model::build_text_tower(m.config.text_encoder, m.config.seed,
-                                     static_cast<std::size_t>(std::max<std::int64_t>(0, m.config.max_text_tokens)),
-                                     resumed ? resumed->tokenizer_model : "", &texts);
+    const auto max_tokens = static_cast<std::size_t>(std::max<std::int64_t>(0, m.config.max_text_tokens));
+    const std::string stored = resumed ? resumed->tokenizer_model : "";
+    if (group && stored.empty()) {
+      // Rank 0 learns the vocabulary and the other ranks take it, rather than each learning one.
+      if (writer) m.text = model::build_text_tower(m.config.text_encoder, m.config.seed, max_tokens, "", &texts);
+      const auto learned = group->share_from_rank0("vocabulary", writer ? m.text.tokenizer_model : std::string());
+      if (!writer) m.text = model::build_text_tower(m.config.text_encoder, m.config.seed, max_tokens, learned, &texts);
+    } else {
+      m.text = model::build_text_tower(m.config.text_encoder, m.config.seed, max_tokens, stored, &texts);
+    }
     m.net->set_text_encoder(m.text.encoder);
     m.text.encoder->to(m.device);
     m.build_heads();
@@ -274,8 +350,18 @@ TrainReport train_contrastive(Model::Impl& m, const Dataset& data, const TrainOp
   TrainReport report;
   train::CacheStats stats;
   const model::StageCache cache{model::training_cache_dir(options), options.verbose, &stats};
-  const model::ImageFeed image_feed(m, posters, image_top, cache, m.image_tuned.lower_key);
-  const model::TextFeed text_feed(m, intros, text_top, cache, m.text_tuned.lower_key);
+  // Rank 0 fills the feature cache first; the others then read it rather than all encoding the same items.
+  std::optional<model::ImageFeed> image_feed_storage;
+  std::optional<model::TextFeed> text_feed_storage;
+  const auto build_feeds = [&] {
+    image_feed_storage.emplace(m, posters, image_top, cache, m.image_tuned.lower_key);
+    text_feed_storage.emplace(m, intros, text_top, cache, m.text_tuned.lower_key);
+  };
+  if (writer) build_feeds();
+  if (group) group->share_from_rank0("feeds-ready", "1");
+  if (!writer) build_feeds();
+  const model::ImageFeed& image_feed = *image_feed_storage;
+  const model::TextFeed& text_feed = *text_feed_storage;
   report.cache_dir = cache.dir.string();
   report.cache_hits = stats.hits;
   report.cache_misses = stats.misses;
@@ -307,6 +393,15 @@ TrainReport train_contrastive(Model::Impl& m, const Dataset& data, const TrainOp
   const auto n_train = static_cast<std::int64_t>(train_rows.size());
   const auto batch_size = std::min<std::int64_t>(options.batch_size, n_train);
   const std::int64_t steps_per_epoch = std::max<std::int64_t>(1, n_train / batch_size);
+  // Each rank takes a contiguous share of every global batch, in rank order, so the gathered batch is the
+  // batch one process would see.
+  const std::int64_t ranks = group ? group->size() : 1;
+  const std::int64_t rank = group ? group->rank() : 0;
+  if (batch_size % ranks != 0) {
+    fail(ErrorKind::InvalidArgument, "train: the global batch of {} pairs does not split evenly across {} ranks",
+         batch_size, ranks);
+  }
+  const std::int64_t local_batch = batch_size / ranks;
   const std::int64_t total_steps = steps_per_epoch * options.epochs;
   std::optional<train::WarmupCosineSchedule> cosine;
   std::optional<train::ReduceLROnPlateau> plateau;
@@ -359,12 +454,13 @@ TrainReport train_contrastive(Model::Impl& m, const Dataset& data, const TrainOp
     first_epoch = resumed->epoch + 1;
     finished = resumed->finished;
     auto [lines, logs] = completed_epochs(log_path, resumed->epoch);
-    io::write_bytes_atomically(log_path, lines.data(), lines.size());
+    if (writer) io::write_bytes_atomically(log_path, lines.data(), lines.size());
     report.history = std::move(logs);
     report.epochs_run = resumed->epoch;
     log_message(LogLevel::Info, fmt::format("resume: {} epochs of {} done, continuing", resumed->epoch, options.epochs));
   }
-  std::ofstream log_file(log_path, resumed ? std::ios::app : std::ios::trunc);
+  std::ofstream log_file;
+  if (writer) log_file.open(log_path, resumed ? std::ios::app : std::ios::trunc);
   set_training_modes();
   Progress steps("train", static_cast<std::size_t>(total_steps - step), /*enabled=*/false);
 
@@ -382,11 +478,16 @@ TrainReport train_contrastive(Model::Impl& m, const Dataset& data, const TrainOp
       if (cosine) cosine->apply(step);
       const auto rows = order.slice(0, s * batch_size, (s + 1) * batch_size);
       const auto rows_device = rows.to(m.device);
+      const auto local_rows = rows.slice(0, rank * local_batch, (rank + 1) * local_batch);
       torch::Tensor image_emb, text_emb;
       {
         CudaAutocast autocast(m.device, options.mixed_precision && encoders_run);
-        image_emb = m.embed_image_features(image_feed.features(m, rows));
-        text_emb = m.embed_text_features(text_feed.features(m, rows));
+        image_emb = m.embed_image_features(image_feed.features(m, local_rows));
+        text_emb = m.embed_text_features(text_feed.features(m, local_rows));
+      }
+      if (group) {
+        image_emb = dist::gather_keeping_local_grad(*group, image_emb);
+        text_emb = dist::gather_keeping_local_grad(*group, text_emb);
       }
       torch::Tensor loss;
       switch (options.loss) {
@@ -404,12 +505,14 @@ TrainReport train_contrastive(Model::Impl& m, const Dataset& data, const TrainOp
       }
       optimizer->zero_grad();
       loss.backward();
+      if (group) reduce_gradients(*group, all_params, temperature_params);
       if (options.grad_clip_norm > 0) train::clip_gradients(all_params, options.grad_clip_norm);
       optimizer->step();
       {
         torch::NoGradGuard no_grad;
         m.net->logit_scale.clamp_(0.0, model::kMaxLogitScale);
       }
+      if (group && encoders_run) broadcast_buffers(*group, *m.net);
       loss_sum += loss.detach().to(torch::kFloat64);
       progress.advance(1);
       steps.advance(1);
@@ -422,7 +525,7 @@ TrainReport train_contrastive(Model::Impl& m, const Dataset& data, const TrainOp
     log.learning_rate = train::learning_rates(*optimizer).front();
     log.temperature = std::exp(m.net->logit_scale.item<double>());
     const bool evaluate_now = epoch % std::max(1, options.eval_every) == 0 || epoch == options.epochs;
-    if (evaluate_now) {
+    if (evaluate_now && writer) {
       const auto [p, t] = embed_all();
       log.splits = eval::evaluate_splits(p, t, data.train.empty() ? train_indices : std::vector<std::int64_t>(data.train.begin(), data.train.end()));
     }
@@ -431,10 +534,14 @@ TrainReport train_contrastive(Model::Impl& m, const Dataset& data, const TrainOp
     nlohmann::ordered_json line{{"epoch", log.epoch}, {"train_loss", log.train_loss}, {"lr", log.learning_rate},
                         {"logit_scale", log.temperature}, {"seconds", log.seconds}};
     for (const auto& [name, metrics] : log.splits) line["splits"][name] = eval::split_json(metrics);
-    log_file << line.dump() << "\n" << std::flush;
+    if (writer) log_file << line.dump() << "\n" << std::flush;
 
     if (evaluate_now) {
-      const double score = selection_score(log.splits);
+      double score = writer ? selection_score(log.splits) : 0.0;
+      // The other ranks take rank 0's score, so that all keep the same best epoch, schedule and stopping.
+      if (group) {
+        score = std::stod(group->share_from_rank0(fmt::format("epoch-{}-score", epoch), fmt::format("{:.17g}", score)));
+      }
       if (plateau) plateau->step(score);
       if (score > best_score) {
         best_score = score;
@@ -442,11 +549,11 @@ TrainReport train_contrastive(Model::Impl& m, const Dataset& data, const TrainOp
         report.best_heldout_r1 = score;
         best_state = snapshot_trainable(*m.net);
         epochs_without_improvement = 0;
-        m.save(checkpoint);
+        if (writer) m.save(checkpoint);
       } else {
         ++epochs_without_improvement;
       }
-      if (options.verbose) {
+      if (options.verbose && writer) {
         const auto& shown = log.splits.count("heldout") ? log.splits.at("heldout") : log.splits.at("train");
         log_message(LogLevel::Info,
                     fmt::format("epoch {:>3}  loss {:.4f}  scale {:.1f}  {} R@1 p→i {:.3f} i→p {:.3f}  ({:.1f} s)", epoch,
@@ -457,7 +564,7 @@ TrainReport train_contrastive(Model::Impl& m, const Dataset& data, const TrainOp
     report.history.push_back(log);
     report.epochs_run = epoch;
     finished = options.early_stopping_patience > 0 && epochs_without_improvement >= options.early_stopping_patience;
-    {
+    if (writer) {
       model::ResumeState state;
       state.epoch = epoch;
       state.step = step;
