@@ -1,13 +1,13 @@
 // The persistent feature cache: hits, misses, invalidation of a changed input only, and a damaged file.
 #include "test_support.hpp"
-#include "train/feature_cache.hpp"
+#include "cache/feature_cache.hpp"
 
 #include <clipmatch/log.hpp>
 
 #include <fstream>
 
 using clipmatch::test::TempDir;
-using namespace clipmatch::train;
+using namespace clipmatch::cache;
 
 namespace {
 

@@ -146,7 +146,7 @@ TEST_CASE("OCR cache: the second run reads no poster, a changed poster only itse
   // A damaged line (a truncated write of an older tool, a flipped byte) is dropped and that poster read again.
   const ocr::OcrCache cache(options.cache_dir, ocr::reading_settings(options));
   auto content = test::read_all(cache.file());
-  const auto line = content.find("{\"key\":\"" + train::hash_file(paths[0]).hex());
+  const auto line = content.find("{\"key\":\"" + cache::hash_file(paths[0]).hex());
   REQUIRE(line != std::string::npos);
   content.replace(line, 20, "{\"key\": \"not a key\"");
   test::write_all(cache.file(), content);

@@ -45,23 +45,23 @@ std::string text_salt(const Model::Impl& m, std::int64_t top_k) {
 
 }  // namespace
 
-train::ContentKey image_stage_key(const Model::Impl& m, std::int64_t top_k) {
-  return train::hash_module(
+cache::ContentKey image_stage_key(const Model::Impl& m, std::int64_t top_k) {
+  return cache::hash_module(
       *m.net->image_encoder,
       precision_salt(depth_salt("image|" + io::preprocess_to_json(m.image.preprocess).dump(), top_k)));
 }
 
-train::ContentKey text_stage_key(const Model::Impl& m, std::int64_t top_k) {
+cache::ContentKey text_stage_key(const Model::Impl& m, std::int64_t top_k) {
   m.require_ready("encoding intros");
-  return train::hash_module(*m.net->text_encoder, text_salt(m, top_k));
+  return cache::hash_module(*m.net->text_encoder, text_salt(m, top_k));
 }
 
 torch::Tensor cached_image_stage(const Model::Impl& m, const std::vector<std::string>& posters, std::int64_t top_k,
-                                 const StageCache& cache, const std::optional<train::ContentKey>& key) {
-  train::FeatureCache store(cache.dir, key ? *key : image_stage_key(m, top_k));
-  std::vector<train::ContentKey> keys;
+                                 const StageCache& cache, const std::optional<cache::ContentKey>& key) {
+  cache::FeatureCache store(cache.dir, key ? *key : image_stage_key(m, top_k));
+  std::vector<cache::ContentKey> keys;
   keys.reserve(posters.size());
-  for (const auto& path : posters) keys.push_back(train::hash_file(path));
+  for (const auto& path : posters) keys.push_back(cache::hash_file(path));
   return store.get_or_compute(
       keys,
       [&](const std::vector<std::size_t>& rows) {
@@ -72,13 +72,13 @@ torch::Tensor cached_image_stage(const Model::Impl& m, const std::vector<std::st
 }
 
 TextStage cached_text_stage(const Model::Impl& m, const std::vector<std::string>& intros, std::int64_t top_k,
-                            const StageCache& cache, const std::optional<train::ContentKey>& key) {
+                            const StageCache& cache, const std::optional<cache::ContentKey>& key) {
   m.require_ready("encoding intros");
   const auto salt = text_salt(m, top_k);
-  train::FeatureCache store(cache.dir, key ? *key : text_stage_key(m, top_k));
-  std::vector<train::ContentKey> keys;
+  cache::FeatureCache store(cache.dir, key ? *key : text_stage_key(m, top_k));
+  std::vector<cache::ContentKey> keys;
   keys.reserve(intros.size());
-  for (const auto& intro : intros) keys.push_back(train::hash_text(intro, salt));
+  for (const auto& intro : intros) keys.push_back(cache::hash_text(intro, salt));
 
   TextStage out;
   out.values = store.get_or_compute(

@@ -47,7 +47,7 @@ EvaluationReport Model::evaluate(const Dataset& data, const std::string& out_dir
   m.require_ready("evaluating");
   // What training left unchanged (a whole frozen encoder, or the lower part of a top-K tuned one) comes from
   // the feature cache; a fully tuned encoder is encoded afresh, so its one-off features never enter the cache.
-  train::CacheStats stats;
+  cache::CacheStats stats;
   const model::StageCache cache{outputs.cache_dir, outputs.verbose, &stats};
   const bool cached = !outputs.cache_dir.empty();
   const auto& image = m.image_tuned;

@@ -9,7 +9,7 @@
 #include "io/atomic_file.hpp"
 #include "io/image_impl.hpp"
 #include "io/torch_tensor.hpp"
-#include "train/content_hash.hpp"
+#include "cache/content_hash.hpp"
 
 #include <clipmatch/safetensors.hpp>
 #include <clipmatch/version.hpp>
@@ -27,7 +27,7 @@ constexpr const char* kTokenizerTensor = "text_tokenizer.model";
 
 bool is_encoder_tensor(const std::string& name, const char* prefix) { return name.rfind(prefix, 0) == 0; }
 
-std::string fingerprint(const torch::nn::Module& module) { return train::hash_module(module, "").hex(); }
+std::string fingerprint(const torch::nn::Module& module) { return cache::hash_module(module, "").hex(); }
 
 /// A JSON metadata entry; malformed JSON is a checkpoint error naming the file and the entry.
 nlohmann::json parse_meta_json(const std::string& text, const std::string& file, const char* key) {

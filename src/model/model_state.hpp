@@ -6,7 +6,7 @@
 #include "core/progress.hpp"
 #include "model/projection_head.hpp"
 #include "model/towers.hpp"
-#include "train/content_hash.hpp"
+#include "cache/content_hash.hpp"
 
 #include <clipmatch/model.hpp>
 
@@ -63,7 +63,7 @@ struct Model::Impl {
   /// and never fills the cache with one-off features of a fully tuned encoder.
   struct Tuned {
     std::int64_t top = 0;
-    std::optional<train::ContentKey> lower_key;
+    std::optional<cache::ContentKey> lower_key;
   };
   Tuned image_tuned, text_tuned;
   /// The poster-text channel's fusion weight (clipmatch/ocr.hpp) train() learned or was given; −1 = none.
@@ -112,10 +112,11 @@ struct Model::Impl {
 
 namespace clipmatch::model {
 
-/// Throws Error(InvalidArgument) naming the first TrainOptions field out of range (training.cpp).
+/// Throws Error(InvalidArgument) naming the first TrainOptions field out of range (trainer.cpp).
 void validate_train_options(const TrainOptions& options);
 
-/// The contrastive training loop (training.cpp); Model::train adds the text channel's calibration around it.
+/// One run of the training loop (model::Trainer, trainer.hpp); Model::train adds the text channel's calibration
+/// around it.
 TrainReport train_contrastive(Model::Impl& model, const Dataset& data, const TrainOptions& options);
 
 }  // namespace clipmatch::model

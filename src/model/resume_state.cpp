@@ -2,10 +2,16 @@
 
 #include "core/fail.hpp"
 #include "io/torch_tensor.hpp"
+#include "cache/content_hash.hpp"
+#include "eval/metrics_json.hpp"
+#include "model/model_config_json.hpp"
+
+#include <clipmatch/names.hpp>
 
 #include <clipmatch/safetensors.hpp>
 
 #include <cstring>
+#include <fstream>
 #include <sstream>
 #include <type_traits>
 
@@ -165,6 +171,63 @@ void restore_tensors(torch::nn::Module& module, const TensorMap& state, const st
       fail(ErrorKind::Checkpoint, "{}: tensor '{}' has another shape than the model's", where, name);
     it->second.copy_(value);
   }
+}
+
+/// What must be equal for a resumed run to reproduce the interrupted one: every option that shapes training,
+/// the model configuration and the data (rows, split, poster paths and intros).
+nlohmann::json run_fingerprint(const TrainOptions& o, const ModelConfig& config, const Dataset& data) {
+  std::string content;
+  for (const auto& movie : data.movies) content += movie.poster + '\n' + movie.intro + '\n';
+  for (auto row : data.train) content += std::to_string(row) + ',';
+  nlohmann::json fingerprint{{"epochs", o.epochs}, {"batch_size", o.batch_size}, {"learning_rate", o.learning_rate},
+          {"encoder_learning_rate", o.encoder_learning_rate}, {"weight_decay", o.weight_decay},
+          {"warmup_fraction", o.warmup_fraction}, {"schedule", to_name(o.schedule)},
+          {"plateau_factor", o.plateau_factor}, {"plateau_patience", o.plateau_patience},
+          {"grad_clip_norm", o.grad_clip_norm}, {"loss", to_name(o.loss)},
+          {"genre_positive_weight", o.genre_positive_weight}, {"freeze", to_name(o.freeze)},
+          {"unfreeze_top", o.unfreeze_top}, {"unfreeze_top_text", o.unfreeze_top_text},
+          {"mixed_precision", o.mixed_precision}, {"early_stopping_patience", o.early_stopping_patience},
+          {"eval_every", o.eval_every}, {"seed", o.seed}, {"model", model::config_to_json(config)},
+          {"data", {{"movies", data.movies.size()}, {"content", cache::hash_text(content).hex()}}}};
+  // Only when it differs from the default, so that runs interrupted before the option existed still resume.
+  if (o.precision != Precision::Fp32) fingerprint["precision"] = to_name(o.precision);
+  return fingerprint;
+}
+
+/// Refuses a resume whose run differs from the interrupted one, naming the first field that differs.
+void require_same_run(const nlohmann::json& stored, const nlohmann::json& now, const std::string& file) {
+  for (const auto& [key, value] : now.items()) {
+    if (!stored.contains(key) || stored.at(key) != value) {
+      fail(ErrorKind::InvalidArgument, "resume: {} belongs to a run with {} = {}, this run has {}", file, key,
+           stored.contains(key) ? stored.at(key).dump() : std::string("(none)"), value.dump());
+    }
+  }
+}
+
+/// The epochs.jsonl lines of epochs 1..last (a line of an epoch after the resume state is dropped: that epoch
+/// runs again) and their logs.
+std::pair<std::string, std::vector<EpochLog>> completed_epochs(const std::filesystem::path& path, int last) {
+  std::ifstream in(path);
+  std::string kept;
+  std::vector<EpochLog> logs;
+  for (std::string line; std::getline(in, line);) {
+    const auto json = nlohmann::json::parse(line, nullptr, false);
+    if (json.is_discarded() || !json.contains("epoch") || json.at("epoch").get<int>() > last) continue;
+    EpochLog log;
+    log.epoch = json.at("epoch").get<int>();
+    log.train_loss = json.at("train_loss").get<double>();
+    log.learning_rate = json.at("lr").get<double>();
+    log.temperature = json.at("logit_scale").get<double>();
+    log.seconds = json.at("seconds").get<double>();
+    if (json.contains("splits")) {
+      for (const auto& [name, split] : json.at("splits").items()) log.splits[name] = eval::split_from_json(split, path.string());
+    }
+    kept += line + "\n";
+    logs.push_back(std::move(log));
+  }
+  if (static_cast<int>(logs.size()) != last)
+    fail(ErrorKind::Format, "resume: {} holds {} of the {} completed epochs", path.string(), logs.size(), last);
+  return {kept, logs};
 }
 
 }  // namespace clipmatch::model

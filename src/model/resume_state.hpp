@@ -6,6 +6,8 @@
 // a resume that would not reproduce the run.
 #pragma once
 
+#include <clipmatch/model.hpp>
+
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
@@ -55,5 +57,16 @@ void restore_adamw_state(torch::optim::AdamW& optimizer, const TensorMap& state,
 
 /// Copies `state` into the tensors of `module` with the same names (all of `state` must exist in `module`).
 void restore_tensors(torch::nn::Module& module, const TensorMap& state, const std::string& where);
+
+/// What must be equal for a resumed run to reproduce the interrupted one: every option that shapes training,
+/// the model configuration and the data (rows, split, poster paths and intros).
+nlohmann::json run_fingerprint(const TrainOptions& options, const ModelConfig& config, const Dataset& data);
+
+/// Refuses a resume whose run differs from the interrupted one, naming the first field that differs.
+void require_same_run(const nlohmann::json& stored, const nlohmann::json& now, const std::string& file);
+
+/// The epochs.jsonl lines of epochs 1..last (a line of an epoch after the resume state is dropped: that epoch
+/// runs again) and their logs.
+std::pair<std::string, std::vector<EpochLog>> completed_epochs(const std::filesystem::path& path, int last);
 
 }  // namespace clipmatch::model

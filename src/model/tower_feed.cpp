@@ -31,7 +31,7 @@ FeedStage feed_stage(std::int64_t top_k, std::int64_t num_blocks) {
 }
 
 ImageFeed::ImageFeed(const Model::Impl& m, const std::vector<std::string>& posters, std::int64_t top_k,
-                     const StageCache& cache, const std::optional<train::ContentKey>& stage_key)
+                     const StageCache& cache, const std::optional<cache::ContentKey>& stage_key)
     : stage_(feed_stage(top_k, m.net->image_encoder->num_blocks())), top_k_(top_k) {
   switch (stage_) {
     case FeedStage::Features:
@@ -54,7 +54,7 @@ torch::Tensor ImageFeed::features(const Model::Impl& m, const torch::Tensor& row
 }
 
 TextFeed::TextFeed(const Model::Impl& m, const std::vector<std::string>& intros, std::int64_t top_k,
-                   const StageCache& cache, const std::optional<train::ContentKey>& stage_key)
+                   const StageCache& cache, const std::optional<cache::ContentKey>& stage_key)
     : stage_(feed_stage(top_k, m.net->text_encoder->num_blocks())), top_k_(top_k) {
   switch (stage_) {
     case FeedStage::Features:

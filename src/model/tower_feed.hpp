@@ -25,7 +25,7 @@ class ImageFeed {
  public:
   /// `stage_key`: the cached stage's key when the encoder changed since it was taken (see encoder_stages.hpp).
   ImageFeed(const Model::Impl& m, const std::vector<std::string>& posters, std::int64_t top_k,
-            const StageCache& cache, const std::optional<train::ContentKey>& stage_key = {});
+            const StageCache& cache, const std::optional<cache::ContentKey>& stage_key = {});
   /// Encoder features of `rows` (int64 indices on CPU) on the model's device; gradients reach whatever trains.
   torch::Tensor features(const Model::Impl& m, const torch::Tensor& rows) const;
   /// Features of every item [N, F], computed in chunks (no gradients; bf16 autocast on CUDA when asked).
@@ -41,7 +41,7 @@ class ImageFeed {
 class TextFeed {
  public:
   TextFeed(const Model::Impl& m, const std::vector<std::string>& intros, std::int64_t top_k, const StageCache& cache,
-           const std::optional<train::ContentKey>& stage_key = {});
+           const std::optional<cache::ContentKey>& stage_key = {});
   torch::Tensor features(const Model::Impl& m, const torch::Tensor& rows) const;
   torch::Tensor all_features(const Model::Impl& m, bool mixed_precision) const;
   FeedStage stage() const { return stage_; }

@@ -1,5 +1,5 @@
-// Model::train: the contrastive loop (training.cpp), and around it, when the poster-text channel is on, the
-// learning of its fusion weight.
+// Model::train: the contrastive loop (model::Trainer, trainer.hpp), and around it, when the poster-text channel
+// is on, the learning of its fusion weight.
 //
 // The weight cannot be learned on the rows the heads trained on: the visual match memorises them (train R@1
 // near 1.0 on ml100k), so any weight on the text would look useless there. A calibration slice of the

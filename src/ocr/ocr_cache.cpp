@@ -13,7 +13,7 @@ namespace clipmatch::ocr {
 
 OcrCache::OcrCache(std::filesystem::path dir, const std::string& settings) {
   if (dir.empty()) return;
-  file_ = dir / ("ocr-" + train::hash_text(settings).hex() + ".jsonl");
+  file_ = dir / ("ocr-" + cache::hash_text(settings).hex() + ".jsonl");
   load();
 }
 
@@ -29,7 +29,7 @@ void OcrCache::load() {
       const auto json = nlohmann::json::parse(line);
       const auto hex = json.at("key").get<std::string>();
       if (hex.size() != 32) throw std::invalid_argument("key");
-      train::ContentKey key{std::stoull(hex.substr(0, 16), nullptr, 16), std::stoull(hex.substr(16), nullptr, 16)};
+      cache::ContentKey key{std::stoull(hex.substr(0, 16), nullptr, 16), std::stoull(hex.substr(16), nullptr, 16)};
       PosterText text;
       for (const auto& word : json.at("words")) {
         text.words.push_back({word.at(0).get<std::string>(), word.at(1).get<float>()});
@@ -46,13 +46,13 @@ void OcrCache::load() {
   }
 }
 
-std::optional<PosterText> OcrCache::find(const train::ContentKey& key) const {
+std::optional<PosterText> OcrCache::find(const cache::ContentKey& key) const {
   const auto it = entries_.find(key);
   if (it == entries_.end()) return std::nullopt;
   return it->second;
 }
 
-void OcrCache::insert(const train::ContentKey& key, PosterText text) {
+void OcrCache::insert(const cache::ContentKey& key, PosterText text) {
   entries_[key] = std::move(text);
   dirty_ = true;
 }

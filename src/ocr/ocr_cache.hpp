@@ -4,7 +4,7 @@
 // damaged file) are dropped with one warning and read again.
 #pragma once
 
-#include "train/content_hash.hpp"
+#include "cache/content_hash.hpp"
 
 #include <clipmatch/ocr.hpp>
 
@@ -20,8 +20,8 @@ class OcrCache {
   /// `dir` empty = in memory only. `settings` (reading_settings()) names the file.
   OcrCache(std::filesystem::path dir, const std::string& settings);
 
-  std::optional<PosterText> find(const train::ContentKey& key) const;
-  void insert(const train::ContentKey& key, PosterText text);
+  std::optional<PosterText> find(const cache::ContentKey& key) const;
+  void insert(const cache::ContentKey& key, PosterText text);
   /// Rewrites the file atomically when entries were added (nothing when the cache is in memory only).
   void save();
 
@@ -31,7 +31,7 @@ class OcrCache {
   void load();
 
   std::filesystem::path file_;
-  std::unordered_map<train::ContentKey, PosterText, train::ContentKeyHash> entries_;
+  std::unordered_map<cache::ContentKey, PosterText, cache::ContentKeyHash> entries_;
   bool dirty_ = false;
 };
 

@@ -47,8 +47,8 @@ class EnginePool {
 std::vector<PosterText> read_posters(const std::vector<std::string>& paths, const OcrOptions& options, bool verbose,
                                      ReadStats* stats) {
   validate(options);
-  std::vector<train::ContentKey> keys(paths.size());
-  ThreadPool::shared().parallel_for(paths.size(), [&](std::size_t i) { keys[i] = train::hash_file(paths[i]); });
+  std::vector<cache::ContentKey> keys(paths.size());
+  ThreadPool::shared().parallel_for(paths.size(), [&](std::size_t i) { keys[i] = cache::hash_file(paths[i]); });
 
   OcrCache cache(options.cache_dir, reading_settings(options));
   std::vector<PosterText> raw(paths.size());

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-namespace clipmatch::train {
+namespace clipmatch::cache {
 
 struct ContentKey {
   std::uint64_t high = 0, low = 0;
@@ -29,4 +29,4 @@ std::uint64_t entry_checksum(const ContentKey& key, const void* row, std::size_t
 /// pooling, split depth): identifies "the same encoder" across runs without trusting file names.
 ContentKey hash_module(const torch::nn::Module& module, const std::string& extra);
 
-}  // namespace clipmatch::train
+}  // namespace clipmatch::cache

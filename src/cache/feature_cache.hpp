@@ -6,7 +6,7 @@
 // by the encoder's weights fingerprint. A changed poster or intro misses only its own entry.
 #pragma once
 
-#include "train/content_hash.hpp"
+#include "cache/content_hash.hpp"
 
 #include <torch/torch.h>
 
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace clipmatch::train {
+namespace clipmatch::cache {
 
 struct CacheStats {
   std::size_t hits = 0;
@@ -47,4 +47,4 @@ class FeatureCache {
   torch::Tensor features_;  // [keys_.size(), ...] float32 CPU, undefined when empty
 };
 
-}  // namespace clipmatch::train
+}  // namespace clipmatch::cache

@@ -1,4 +1,4 @@
-#include "train/feature_cache.hpp"
+#include "cache/feature_cache.hpp"
 
 #include "core/fail.hpp"
 #include "io/atomic_file.hpp"
@@ -10,7 +10,7 @@
 #include <cstring>
 #include <unordered_map>
 
-namespace clipmatch::train {
+namespace clipmatch::cache {
 
 FeatureCache::FeatureCache(std::filesystem::path dir, ContentKey encoder_key)
     : dir_(std::move(dir)), encoder_key_(encoder_key) {
@@ -147,4 +147,4 @@ torch::Tensor FeatureCache::get_or_compute(const std::vector<ContentKey>& keys,
   return features_.index_select(0, index);
 }
 
-}  // namespace clipmatch::train
+}  // namespace clipmatch::cache

@@ -1,4 +1,4 @@
-#include "train/content_hash.hpp"
+#include "cache/content_hash.hpp"
 
 #include "core/fail.hpp"
 
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <vector>
 
-namespace clipmatch::train {
+namespace clipmatch::cache {
 
 namespace {
 
@@ -75,4 +75,4 @@ std::uint64_t entry_checksum(const ContentKey& key, const void* row, std::size_t
   return XXH3_64bits_withSeed(row, bytes, key.high ^ (key.low * 0x9E3779B97F4A7C15ULL));
 }
 
-}  // namespace clipmatch::train
+}  // namespace clipmatch::cache
