@@ -308,7 +308,25 @@ typedef struct clipmatch_train_params {
   int ocr;                     /* 1 = on */
   double ocr_fusion_weight;    /* w; < 0 = learned on a calibration slice of the training rows held back from the heads */
   const char* ocr_cache_dir;   /* OCR results cache; NULL = the feature cache folder */
+  /* Data-parallel training across processes (appended after ABI 2.0; docs/distributed.md): this call is rank
+   * dist_rank of dist_world_size, which meet at dist_master_addr:dist_master_port (rank 0 hosts the store); the
+   * global batch_size is split across them. dist_world_size 1 = this process alone (the default).
+   * clipmatch_distributed_from_environment() fills these from RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and
+   * MASTER_PORT, as torchrun and SLURM set them. */
+  int dist_rank;
+  int dist_world_size;
+  int dist_local_rank;
+  const char* dist_master_addr;  /* NULL = 127.0.0.1 */
+  int dist_master_port;
+  double dist_timeout_seconds;   /* a collective waiting longer for the other ranks fails the call */
 } clipmatch_train_params;
+
+/** Fills the dist_* fields of `params` from RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT (unset ones keep
+ * their values; dist_master_addr then points into the environment). CLIPMATCH_INVALID_ARGUMENT names a variable
+ * that is not a number. */
+CLIPMATCH_API clipmatch_status clipmatch_distributed_from_environment(clipmatch_train_params* params);
+/** 1 when this library can train across processes (LibTorch's Gloo backend was found at build time), else 0. */
+CLIPMATCH_API int clipmatch_distributed_available(void);
 
 CLIPMATCH_API void clipmatch_train_default_params_sized(clipmatch_train_params* out, size_t struct_size);
 static inline clipmatch_train_params clipmatch_train_default_params(void) {

@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <limits>
@@ -274,6 +275,12 @@ clipmatch_train_params defaults_of_clipmatch_train_params() {
   p.ocr = defaults.ocr.enabled;
   p.ocr_fusion_weight = defaults.ocr.fusion_weight;
   p.ocr_cache_dir = nullptr;
+  p.dist_rank = defaults.distributed.rank;
+  p.dist_world_size = defaults.distributed.world_size;
+  p.dist_local_rank = defaults.distributed.local_rank;
+  p.dist_master_addr = nullptr;
+  p.dist_master_port = defaults.distributed.master_port;
+  p.dist_timeout_seconds = defaults.distributed.timeout_seconds;
   return p;
 }
 
@@ -457,6 +464,21 @@ double clipmatch_model_fusion_weight(const clipmatch_model* model) {
 
 int clipmatch_ocr_available(void) { return clipmatch::ocr_available() ? 1 : 0; }
 
+int clipmatch_distributed_available(void) { return clipmatch::distributed_available() ? 1 : 0; }
+
+clipmatch_status clipmatch_distributed_from_environment(clipmatch_train_params* params) {
+  return guarded([&] {
+    require_arg(params, "params");
+    const auto from = clipmatch::DistributedOptions::from_environment();
+    params->dist_rank = from.rank;
+    params->dist_world_size = from.world_size;
+    params->dist_local_rank = from.local_rank;
+    params->dist_master_port = from.master_port;
+    const char* addr = std::getenv("MASTER_ADDR");
+    if (addr != nullptr && *addr != '\0') params->dist_master_addr = addr;
+  });
+}
+
 
 clipmatch_status clipmatch_encode_posters(const clipmatch_model* model, const char* const* image_paths, size_t n,
                                           float* out, size_t out_len) {
@@ -633,6 +655,12 @@ clipmatch_status clipmatch_train(clipmatch_model* model, const char* dataset_dir
     options.resume = p.resume != 0;
     options.precision = enum_of<clipmatch::Precision>(p.precision, "train params: precision");
     options.ocr = ocr_options_of(p);
+    options.distributed.rank = p.dist_rank;
+    options.distributed.world_size = p.dist_world_size;
+    options.distributed.local_rank = p.dist_local_rank;
+    if (p.dist_master_addr != nullptr) options.distributed.master_addr = p.dist_master_addr;
+    options.distributed.master_port = p.dist_master_port;
+    options.distributed.timeout_seconds = p.dist_timeout_seconds;
     options.progress = progress_of(p.progress, p.progress_user_data);
     if (p.on_epoch != nullptr) {
       options.on_epoch = [callback = p.on_epoch, user_data = p.on_epoch_user_data](const clipmatch::EpochLog& log) {

@@ -17,6 +17,7 @@
 //     cleared by an atexit hook).
 #include <clipmatch/catalog.hpp>
 #include <clipmatch/dataset.hpp>
+#include <clipmatch/distributed.hpp>
 #include <clipmatch/error.hpp>
 #include <clipmatch/image.hpp>
 #include <clipmatch/log.hpp>
@@ -652,6 +653,44 @@ PYBIND11_MODULE(_clipmatch, m) {
   enum_property(model_config, "temperature", &ModelConfig::temperature,
                 "Initial temperature: names('temperature').");
 
+  py::class_<DistributedOptions>(
+      m, "DistributedOptions",
+      "This process as one rank of a data-parallel training run (docs/distributed.md). world_size 1 = alone. "
+      "Under torchrun or SLURM use DistributedOptions.from_environment().")
+      .def(py::init([](int rank, int world_size, int local_rank, const std::string& master_addr, int master_port,
+                       double timeout_seconds) {
+             DistributedOptions o;
+             o.rank = rank;
+             o.world_size = world_size;
+             o.local_rank = local_rank;
+             o.master_addr = master_addr;
+             o.master_port = master_port;
+             o.timeout_seconds = timeout_seconds;
+             o.validate();
+             return o;
+           }),
+           py::kw_only(), py::arg("rank") = 0, py::arg("world_size") = 1, py::arg("local_rank") = 0,
+           py::arg("master_addr") = DistributedOptions{}.master_addr,
+           py::arg("master_port") = DistributedOptions{}.master_port,
+           py::arg("timeout_seconds") = DistributedOptions{}.timeout_seconds)
+      .def_static("from_environment", &DistributedOptions::from_environment,
+                  "From RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT (unset: the defaults).")
+      .def_readwrite("rank", &DistributedOptions::rank)
+      .def_readwrite("world_size", &DistributedOptions::world_size)
+      .def_readwrite("local_rank", &DistributedOptions::local_rank)
+      .def_readwrite("master_addr", &DistributedOptions::master_addr)
+      .def_readwrite("master_port", &DistributedOptions::master_port)
+      .def_readwrite("timeout_seconds", &DistributedOptions::timeout_seconds,
+                     "How long a collective waits for the other ranks before the run fails.")
+      .def_property_readonly("enabled", &DistributedOptions::enabled)
+      .def("__repr__", [](const DistributedOptions& o) {
+        return "DistributedOptions(rank=" + std::to_string(o.rank) + ", world_size=" + std::to_string(o.world_size) +
+               ", local_rank=" + std::to_string(o.local_rank) + ", master_addr='" + o.master_addr +
+               "', master_port=" + std::to_string(o.master_port) + ")";
+      });
+  m.def("distributed_available", [] { return distributed_available(); },
+        "Whether this library can train across processes (LibTorch's Gloo backend at build time).");
+
   const TrainOptions train_defaults{};
   py::class_<TrainOptions> train_options(
       m, "TrainOptions",
@@ -761,6 +800,8 @@ PYBIND11_MODULE(_clipmatch, m) {
           "calibration_fraction", [](const TrainOptions& o) { return o.ocr.calibration_fraction; },
           [](TrainOptions& o, double f) { o.ocr.calibration_fraction = f; },
           "Share of the training rows held back from the heads to learn w.");
+  train_options.def_readwrite("distributed", &TrainOptions::distributed,
+                              "DistributedOptions: this process as one rank of a data-parallel run (default: alone).");
   enum_property(train_options, "schedule", &TrainOptions::schedule, "Learning-rate schedule: names('schedule').");
   enum_property(train_options, "loss", &TrainOptions::loss, "Contrastive loss: names('loss').");
   enum_property(train_options, "freeze", &TrainOptions::freeze, "What trains of the encoders: names('freeze').");

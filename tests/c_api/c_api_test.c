@@ -1,6 +1,7 @@
 /* The C ABI exercised from C (this file is compiled as C99, linked to the shared library only): versioned
  * parameter structs, training with progress / epoch / log callbacks, cancelling, encoding from paths, bytes and
  * pixels, top-k search, save → load identity, and every error path (status code + last-error message). */
+#define _POSIX_C_SOURCE 200809L /* setenv / unsetenv in C99 */
 #include <clipmatch.h>
 
 #include <math.h>
@@ -309,6 +310,37 @@ int main(int argc, char** argv) {
     CHECK(clipmatch_evaluate(loaded, data_dir, &eval, &fused) == CLIPMATCH_ERROR_INVALID_ARGUMENT);
   } else {
     printf("skipped the OCR checks: this library has no OCR\n");
+  }
+
+  /* Distributed training: one process by default; the torchrun / SLURM environment fills the dist_* fields; a
+   * rank whose peers never come fails within its timeout with an error naming it. */
+  {
+    clipmatch_train_params dist = clipmatch_train_default_params();
+    CHECK(dist.dist_world_size == 1 && dist.dist_rank == 0 && dist.dist_master_addr == NULL);
+    CHECK(dist.dist_timeout_seconds == 600);
+    setenv("RANK", "1", 1);
+    setenv("WORLD_SIZE", "2", 1);
+    setenv("MASTER_ADDR", "127.0.0.1", 1);
+    setenv("MASTER_PORT", "1", 1); /* nothing listens on port 1: rank 0 never answers */
+    CHECK(clipmatch_distributed_from_environment(&dist) == CLIPMATCH_OK);
+    CHECK(dist.dist_rank == 1 && dist.dist_world_size == 2 && dist.dist_master_port == 1);
+    CHECK(dist.dist_master_addr != NULL && strcmp(dist.dist_master_addr, "127.0.0.1") == 0);
+    setenv("WORLD_SIZE", "two", 1);
+    CHECK(clipmatch_distributed_from_environment(&dist) == CLIPMATCH_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(clipmatch_last_error(), "WORLD_SIZE") != NULL);
+    unsetenv("RANK");
+    unsetenv("WORLD_SIZE");
+    unsetenv("MASTER_ADDR");
+    unsetenv("MASTER_PORT");
+    if (clipmatch_distributed_available()) {
+      dist.run_dir = run_dir;
+      dist.epochs = 1;
+      dist.dist_timeout_seconds = 1;
+      CHECK(clipmatch_train(loaded, data_dir, &dist, NULL) == CLIPMATCH_ERROR_IO);
+      CHECK(strstr(clipmatch_last_error(), "rank 1 of 2") != NULL);
+    } else {
+      printf("skipped the distributed run: this library has no Gloo backend\n");
+    }
   }
 
   clipmatch_model_free(loaded);

@@ -11,6 +11,8 @@ A thin Python face over the C++ library (LibTorch inside, no PyTorch needed):
   and ``encoder_kinds()`` lists the encoders.
 * ``read_poster_text`` reads the words printed on posters (Tesseract); ``evaluate(..., ocr=True)`` and
   ``TrainOptions(ocr=True)`` fuse them with the visual match (``ocr_available()`` says whether this build can).
+* ``TrainOptions.distributed = DistributedOptions.from_environment()`` makes a script launched by torchrun or
+  SLURM one rank of a data-parallel run (``distributed_available()`` says whether this build can).
 * ``set_log_callback`` routes the library's messages (e.g. one line per epoch) to Python.
 
 Errors raise ``clipmatch.Error`` with a message naming the file, row or field; a progress callback returning
@@ -21,6 +23,7 @@ from ._clipmatch import (  # noqa: F401
     Cancelled,
     CatalogIndex,
     Dataset,
+    DistributedOptions,
     Error,
     Model,
     ModelConfig,
@@ -28,6 +31,7 @@ from ._clipmatch import (  # noqa: F401
     build_info,
     catalog_index_available,
     distance_matrix,
+    distributed_available,
     encoder_kinds,
     load_dataset,
     names,
@@ -45,6 +49,7 @@ __all__ = [
     "Cancelled",
     "CatalogIndex",
     "Dataset",
+    "DistributedOptions",
     "Error",
     "Model",
     "ModelConfig",
@@ -52,6 +57,7 @@ __all__ = [
     "build_info",
     "catalog_index_available",
     "distance_matrix",
+    "distributed_available",
     "encoder_kinds",
     "load_dataset",
     "names",

@@ -117,6 +117,30 @@ class ModelConfig:
         use_pretrained_projection: bool = ...,
     ) -> None: ...
 
+class DistributedOptions:
+    rank: int
+    world_size: int
+    local_rank: int
+    master_addr: str
+    master_port: int
+    timeout_seconds: float
+    def __init__(
+        self,
+        *,
+        rank: int = ...,
+        world_size: int = ...,
+        local_rank: int = ...,
+        master_addr: str = ...,
+        master_port: int = ...,
+        timeout_seconds: float = ...,
+    ) -> None: ...
+    @staticmethod
+    def from_environment() -> DistributedOptions: ...
+    @property
+    def enabled(self) -> bool: ...
+
+def distributed_available() -> bool: ...
+
 class TrainOptions:
     run_dir: str
     epochs: int
@@ -146,6 +170,7 @@ class TrainOptions:
     ocr: bool
     fusion_weight: float
     calibration_fraction: float
+    distributed: DistributedOptions
     def __init__(
         self,
         run_dir: _Path,

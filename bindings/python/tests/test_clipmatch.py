@@ -584,6 +584,58 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path):
     np.testing.assert_array_equal(resumed_model.encode_posters(data.posters), whole.encode_posters(data.posters))
 
 
+# --- distributed training ------------------------------------------------------------------------------
+
+def test_distributed_options_from_the_torchrun_environment(monkeypatch):
+    assert not clipmatch.TrainOptions("run").distributed.enabled
+    for name, value in dict(RANK="3", WORLD_SIZE="8", LOCAL_RANK="1", MASTER_ADDR="node-a", MASTER_PORT="29511").items():
+        monkeypatch.setenv(name, value)
+    options = clipmatch.DistributedOptions.from_environment()
+    assert (options.rank, options.world_size, options.local_rank) == (3, 8, 1)
+    assert (options.master_addr, options.master_port, options.enabled) == ("node-a", 29511, True)
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    with pytest.raises(clipmatch.Error, match="WORLD_SIZE='two'"):
+        clipmatch.DistributedOptions.from_environment()
+    with pytest.raises(clipmatch.Error, match="rank 2 is outside"):
+        clipmatch.DistributedOptions(rank=2, world_size=2)
+
+
+def test_two_ranks_train_what_one_process_trains(tmp_path):
+    """Two ranks over Gloo (threads here; torchrun would start processes) reach one process's weights."""
+    if not clipmatch.distributed_available():
+        pytest.skip("this build has no Gloo backend")
+    import socket
+    data = clipmatch.load_dataset(clipmatch.synthesize_dataset(tmp_path / "data", n=48, seed=4))
+    config = clipmatch.ModelConfig(embed_dim=16, seed=2)
+
+    def options(run):
+        return small_options(tmp_path / run, epochs=3, batch_size=16, freeze="frozen", cache_dir=str(tmp_path / run))
+
+    single = clipmatch.Model(config, device="cpu")
+    reference = single.train(data, options("one"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    results = [None, None]
+
+    def rank(r):
+        model = clipmatch.Model(config, device="cpu")
+        run = options("two")
+        run.distributed = clipmatch.DistributedOptions(rank=r, world_size=2, master_port=port, timeout_seconds=60)
+        results[r] = (model, model.train(data, run))
+
+    threads = [threading.Thread(target=rank, args=(r,)) for r in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for model, report in results:
+        np.testing.assert_allclose(model.encode_posters(data.posters), single.encode_posters(data.posters), atol=1e-5)
+        np.testing.assert_allclose([e["train_loss"] for e in report["history"]],
+                                   [e["train_loss"] for e in reference["history"]], atol=1e-5)
+    assert results[0][1]["best_epoch"] == reference["best_epoch"]
+
+
 # --- the poster-text channel ----------------------------------------------------------------------------
 
 def _ocr_or_skip():
