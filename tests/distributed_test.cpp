@@ -176,6 +176,21 @@ TEST_CASE("distributed: 2 ranks over Gloo train the weights and metrics of 1 pro
     CHECK(max_difference(ranks[0].posters, ranks[1].posters) < 1e-6);
     CHECK(max_difference(ranks[0].intros, ranks[1].intros) < 1e-6);
     CHECK(ranks[1].report.history.back().splits.empty());  // rank 0 alone evaluates
+    if (c.freeze == FreezeMode::Frozen) {
+      // Each rank encoded half of the posters and intros one process encodes, and rank 0 merged the halves: the
+      // cache is whole and the ranks' share folders are gone.
+      REQUIRE(single_report.cache_misses == 2 * data.movies.size());
+      CHECK(ranks[0].report.cache_misses == data.movies.size());
+      CHECK(ranks[1].report.cache_misses == data.movies.size());
+      auto again = Model::create(c.config, Device::Cpu);
+      auto rerun = options_for("dist-" + c.label);
+      rerun.run_dir = (dir / ("rerun-" + c.label)).string();
+      rerun.epochs = 1;
+      CHECK(again.train(data, rerun).cache_misses == 0);
+      for (const auto& entry : fs::directory_iterator(rerun.cache_dir)) {
+        CHECK(entry.path().filename().string().rfind("rank-", 0) != 0);
+      }
+    }
     CHECK(fs::exists(dir / ("dist-" + c.label) / "model.safetensors"));
     CHECK(fs::exists(dir / ("dist-" + c.label) / "epochs.jsonl"));
     if (!c.equals_one_process) continue;

@@ -54,6 +54,33 @@ TEST_CASE("feature cache computes misses once and persists them across instances
   CHECK(again[1][0].item<float>() == 2.0f);
 }
 
+TEST_CASE("feature cache: merging the shares of distributed ranks gives the whole cache", "[feature_cache]") {
+  TempDir dir;
+  const auto encoder_key = hash_text("encoder A");
+  std::vector<ContentKey> keys{hash_text("poster 0"), hash_text("poster 1"), hash_text("poster 2")};
+  CountingEncoder encoder{{1, 2, 3}};
+  auto compute = [&](const std::vector<std::size_t>& rows) { return encoder(rows); };
+  // Rank 0 encoded posters 0 and 2, rank 1 posters 1 and 2 (an overlap is taken once).
+  FeatureCache(dir.path() / "rank-0", encoder_key).get_or_compute({keys[0], keys[2]}, [&](const std::vector<std::size_t>&) {
+    return encoder({0, 2});
+  });
+  FeatureCache(dir.path() / "rank-1", encoder_key).get_or_compute({keys[1], keys[2]}, [&](const std::vector<std::size_t>&) {
+    return encoder({1, 2});
+  });
+  FeatureCache whole(dir.path() / "cache", encoder_key);
+  CHECK(whole.merge_from(FeatureCache(dir.path() / "rank-0", encoder_key)) == 2);
+  CHECK(whole.merge_from(FeatureCache(dir.path() / "rank-1", encoder_key)) == 1);
+  CHECK(whole.merge_from(FeatureCache(dir.path() / "missing", encoder_key)) == 0);
+  whole.save();
+  CacheStats stats;
+  const auto features = FeatureCache(dir.path() / "cache", encoder_key).get_or_compute(keys, compute, &stats);
+  CHECK(stats.hits == 3);
+  CHECK(stats.misses == 0);
+  CHECK(features[0][0].item<float>() == 1.0f);
+  CHECK(features[1][0].item<float>() == 2.0f);
+  CHECK(features[2][0].item<float>() == 3.0f);
+}
+
 TEST_CASE("feature cache: a changed input misses only its own entry", "[feature_cache]") {
   TempDir dir;
   const auto encoder_key = hash_text("encoder A");

@@ -9,7 +9,8 @@
 // Ranks meet through a TCP store at master_addr:master_port (rank 0 hosts it) and talk over Gloo. Launch them
 // with `clipmatch train --nproc N` (N local workers), or with any launcher that sets the usual environment
 // (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT): torchrun, SLURM, a Kubernetes job. Rank 0 alone
-// writes the run folder and evaluates; a rank that dies makes the others fail within `timeout_seconds`.
+// writes the run folder and evaluates; every rank encodes its share of the feature cache; a rank that dies makes
+// the others fail within `timeout_seconds`.
 #pragma once
 
 #include <clipmatch/export.h>
@@ -25,7 +26,8 @@ struct CLIPMATCH_API DistributedOptions {
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
   /// How long a collective (and joining the group) may wait for the other ranks before the run fails with an
-  /// error naming the rank. Rank 0's per-epoch evaluation and feature-cache filling are waited for without it.
+  /// error naming the rank. Rank 0's per-epoch evaluation and its merge of the ranks' feature-cache shares are
+  /// waited for without it.
   double timeout_seconds = 600;
 
   bool enabled() const { return world_size > 1; }

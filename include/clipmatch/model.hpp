@@ -166,7 +166,7 @@ struct TrainReport {
   int best_epoch = 0;
   double best_heldout_r1 = 0;  ///< mean of both directions' R@1 on held-out (or train when none)
   double seconds = 0;
-  std::size_t cache_hits = 0, cache_misses = 0;
+  std::size_t cache_hits = 0, cache_misses = 0;  ///< distributed: of this rank's share of the cached stages
   std::string cache_dir;       ///< the feature cache folder used (empty: caching was off)
   std::vector<EpochLog> history;
   /// With the text channel: the fusion weight the model keeps (learned or fixed), the calibration rows it

@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace clipmatch::cache {
 
@@ -93,6 +94,23 @@ void FeatureCache::save() const {
   tensors[2] = TensorView{"checksums", DType::I64, {static_cast<std::int64_t>(checksums.size())}, checksums.data(),
                           checksums.size() * sizeof(std::int64_t)};
   write_safetensors(file().string(), tensors, {{"format", kFormat}});
+}
+
+std::size_t FeatureCache::merge_from(const FeatureCache& other) {
+  if (!other.features_.defined() || other.keys_.empty()) return 0;
+  if (features_.defined() && features_.sizes().slice(1) != other.features_.sizes().slice(1)) return 0;
+  std::unordered_set<ContentKey, ContentKeyHash> have(keys_.begin(), keys_.end());
+  std::vector<std::int64_t> taken;
+  for (std::size_t i = 0; i < other.keys_.size(); ++i) {
+    if (have.insert(other.keys_[i]).second) {
+      keys_.push_back(other.keys_[i]);
+      taken.push_back(static_cast<std::int64_t>(i));
+    }
+  }
+  if (taken.empty()) return 0;
+  const auto fresh = other.features_.index_select(0, torch::tensor(taken, torch::kInt64));
+  features_ = features_.defined() ? torch::cat({features_, fresh}) : fresh;
+  return taken.size();
 }
 
 torch::Tensor FeatureCache::get_or_compute(const std::vector<ContentKey>& keys,

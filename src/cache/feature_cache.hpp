@@ -37,9 +37,14 @@ class FeatureCache {
   /// The cache file of this encoder (may not exist yet).
   std::filesystem::path file() const;
 
+  /// Takes the entries of `other` (a cache of the same encoder key, e.g. a distributed rank's share) that this
+  /// one lacks; returns how many. Entries of another feature shape are ignored.
+  std::size_t merge_from(const FeatureCache& other);
+  /// Writes the entries to file() atomically (nothing when the cache is in memory only or empty).
+  void save() const;
+
  private:
   void load();
-  void save() const;
 
   std::filesystem::path dir_;
   ContentKey encoder_key_;

@@ -82,6 +82,7 @@ using Collectives = c10d::ProcessGroup;
 
 struct Group::Impl {
   int rank = 0, size = 1;
+  std::chrono::milliseconds timeout{0};
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<Collectives> group;
 
@@ -106,6 +107,7 @@ Group::Group(const DistributedOptions& options) : impl_(std::make_unique<Impl>()
   impl_->rank = options.rank;
   impl_->size = options.world_size;
   const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout_seconds * 1000));
+  impl_->timeout = timeout;
   impl_->guarded("joining the group", [&] {
     c10d::TCPStoreOptions store_options;
     store_options.port = static_cast<std::uint16_t>(options.master_port);
@@ -189,6 +191,17 @@ std::string Group::share_from_rank0(const std::string& key, const std::string& v
   });
 }
 
+void Group::arrive_at_rank0(const std::string& key) {
+  impl_->guarded("waiting for every rank's share", [&] {
+    impl_->store->set(fmt::format("{}/{}", key, impl_->rank), std::vector<std::uint8_t>{1});
+    if (impl_->rank != 0) return 0;
+    std::vector<std::string> keys;
+    for (int r = 0; r < impl_->size; ++r) keys.push_back(fmt::format("{}/{}", key, r));
+    impl_->store->wait(keys, impl_->timeout);
+    return 0;
+  });
+}
+
 #else
 
 struct Group::Impl {};
@@ -207,6 +220,7 @@ void Group::all_reduce_sum(torch::Tensor&) {}
 void Group::broadcast_from_rank0(torch::Tensor&) {}
 void Group::barrier() {}
 std::string Group::share_from_rank0(const std::string&, const std::string& value) { return value; }
+void Group::arrive_at_rank0(const std::string&) {}
 
 #endif
 

@@ -10,6 +10,7 @@
 #include "eval/splits.hpp"
 #include "io/atomic_file.hpp"
 #include "train/loss.hpp"
+#include "model/encoder_stages.hpp"
 
 #include <clipmatch/log.hpp>
 #include <clipmatch/names.hpp>
@@ -272,17 +273,61 @@ void Trainer::set_up_freezing() {
   configure_encoder(m_.net->text_encoder, text_top_);
 }
 
+// Distributed, with a persistent feature cache: each rank encodes its share of the cached stages (every size-th
+// poster and intro, from its own position) into a folder of its own, and rank 0 merges the folders into the
+// cache. The feeds then find every entry there, and the encoding took 1/size of the time. Stages that are not
+// cached (an encoder that trains entirely) are left to the feeds.
+void Trainer::fill_cache_in_shares(const std::filesystem::path& dir) {
+  const int rank = group_->rank(), size = group_->size();
+  const auto share_dir = [&](int r) { return dir / fmt::format("rank-{}-of-{}", r, size); };
+  const StageCache share{share_dir(rank), options_.verbose && writer_, &cache_stats_};
+  const auto my_share = [&](const std::vector<std::string>& all) {
+    std::vector<std::string> out;
+    for (std::size_t i = static_cast<std::size_t>(rank); i < all.size(); i += static_cast<std::size_t>(size)) {
+      out.push_back(all[i]);
+    }
+    return out;
+  };
+  // The cached depth of each tower and its cache key, as the feeds will ask for them.
+  std::optional<cache::ContentKey> image_key, text_key;
+  const auto image_stage = feed_stage(image_top_, m_.net->image_encoder->num_blocks());
+  if (image_stage != FeedStage::Raw) {
+    const auto depth = image_stage == FeedStage::Features ? 0 : image_top_;
+    image_key = m_.image_tuned.lower_key ? *m_.image_tuned.lower_key : image_stage_key(m_, depth);
+    (void)cached_image_stage(m_, my_share(posters_), depth, share, image_key);
+  }
+  const auto text_stage = feed_stage(text_top_, m_.net->text_encoder->num_blocks());
+  if (text_stage != FeedStage::Raw) {
+    const auto depth = text_stage == FeedStage::Features ? 0 : text_top_;
+    text_key = m_.text_tuned.lower_key ? *m_.text_tuned.lower_key : text_stage_key(m_, depth);
+    (void)cached_text_stage(m_, my_share(intros_), depth, share, text_key);
+  }
+  group_->arrive_at_rank0("cache-shares");
+  if (writer_) {
+    for (const auto& key : {image_key, text_key}) {
+      if (!key) continue;
+      cache::FeatureCache whole(dir, *key);
+      for (int r = 0; r < size; ++r) whole.merge_from(cache::FeatureCache(share_dir(r), *key));
+      whole.save();
+    }
+    for (int r = 0; r < size; ++r) {
+      std::error_code ec;
+      fs::remove_all(share_dir(r), ec);
+    }
+  }
+  group_->share_from_rank0("cache-merged", "1");
+}
+
 // Inputs of the trainable part: cached features / cached lower-part outputs / decoded inputs.
 void Trainer::build_feeds() {
-  cache_.emplace(StageCache{training_cache_dir(options_), options_.verbose && writer_, &cache_stats_});
-  // Rank 0 fills the feature cache first; the others then read it rather than all encoding the same items.
-  const auto build = [&] {
-    image_feed_.emplace(m_, posters_, image_top_, *cache_, m_.image_tuned.lower_key);
-    text_feed_.emplace(m_, intros_, text_top_, *cache_, m_.text_tuned.lower_key);
-  };
-  if (writer_) build();
-  if (group_) group_->share_from_rank0("feeds-ready", "1");
-  if (!writer_) build();
+  const auto dir = training_cache_dir(options_);
+  cache::CacheStats feed_stats;
+  const bool shared_fill = group_ && !dir.empty();
+  if (shared_fill) fill_cache_in_shares(dir);
+  // After a shared fill the report counts this rank's share; the feeds then only read.
+  cache_.emplace(StageCache{dir, options_.verbose && writer_, shared_fill ? &feed_stats : &cache_stats_});
+  image_feed_.emplace(m_, posters_, image_top_, *cache_, m_.image_tuned.lower_key);
+  text_feed_.emplace(m_, intros_, text_top_, *cache_, m_.text_tuned.lower_key);
   report_.cache_dir = cache_->dir.string();
   report_.cache_hits = cache_stats_.hits;
   report_.cache_misses = cache_stats_.misses;

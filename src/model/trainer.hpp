@@ -49,6 +49,7 @@ class Trainer {
   void ensure_vocabulary();
   void set_up_freezing();
   void build_feeds();
+  void fill_cache_in_shares(const std::filesystem::path& dir);
   void build_optimizer();
   void restore_resumed_progress();
 
