@@ -469,13 +469,20 @@ int clipmatch_distributed_available(void) { return clipmatch::distributed_availa
 clipmatch_status clipmatch_distributed_from_environment(clipmatch_train_params* params) {
   return guarded([&] {
     require_arg(params, "params");
-    const auto from = clipmatch::DistributedOptions::from_environment();
-    params->dist_rank = from.rank;
-    params->dist_world_size = from.world_size;
-    params->dist_local_rank = from.local_rank;
-    params->dist_master_port = from.master_port;
-    const char* addr = std::getenv("MASTER_ADDR");
-    if (addr != nullptr && *addr != '\0') params->dist_master_addr = addr;
+    if (params->struct_size < CLIPMATCH_END_OF(clipmatch_train_params, dist_timeout_seconds)) {
+      invalid("params->struct_size is {}: it ends before the dist_* fields (start from "
+              "clipmatch_train_default_params())", params->struct_size);
+    }
+    const auto from = clipmatch::DistributedOptions::from_environment();  // validates every variable first
+    const auto set = [](const char* name) {
+      const char* value = std::getenv(name);
+      return value != nullptr && *value != '\0';
+    };
+    if (set("RANK")) params->dist_rank = from.rank;
+    if (set("WORLD_SIZE")) params->dist_world_size = from.world_size;
+    if (set("LOCAL_RANK")) params->dist_local_rank = from.local_rank;
+    if (set("MASTER_PORT")) params->dist_master_port = from.master_port;
+    if (set("MASTER_ADDR")) params->dist_master_addr = std::getenv("MASTER_ADDR");
   });
 }
 

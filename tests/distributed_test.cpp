@@ -165,13 +165,17 @@ TEST_CASE("distributed: 2 ranks over Gloo train the weights and metrics of 1 pro
       Embeddings posters, intros;
       TrainReport report;
     };
-    const auto ranks = run_ranks<RankResult>(2, [&](int rank) {
-      auto model = Model::create(c.config, Device::Cpu);
-      auto options = options_for("dist-" + c.label);
-      options.distributed = rank_of(rank, 2, port);
-      auto report = model.train(data, options);
-      return RankResult{model.encode_posters(posters), model.encode_intros(intros), report};
-    });
+    const auto train_two_ranks = [&](const std::string& run, int at_port) {
+      return run_ranks<RankResult>(2, [&, at_port](int rank) {
+        auto model = Model::create(c.config, Device::Cpu);
+        auto options = options_for(run);
+        options.cache_dir = (dir / ("cache-dist-" + c.label)).string();
+        options.distributed = rank_of(rank, 2, at_port);
+        auto report = model.train(data, options);
+        return RankResult{model.encode_posters(posters), model.encode_intros(intros), report};
+      });
+    };
+    const auto ranks = train_two_ranks("dist-" + c.label, port);
 
     CHECK(max_difference(ranks[0].posters, ranks[1].posters) < 1e-6);
     CHECK(max_difference(ranks[0].intros, ranks[1].intros) < 1e-6);
@@ -188,8 +192,12 @@ TEST_CASE("distributed: 2 ranks over Gloo train the weights and metrics of 1 pro
       rerun.epochs = 1;
       CHECK(again.train(data, rerun).cache_misses == 0);
       for (const auto& entry : fs::directory_iterator(rerun.cache_dir)) {
-        CHECK(entry.path().filename().string().rfind("rank-", 0) != 0);
+        CHECK(entry.path().filename().string().rfind("share-", 0) != 0);
       }
+      // A distributed run on the warm cache encodes nothing.
+      const auto warm = train_two_ranks("warm-" + c.label, free_port());
+      CHECK(warm[0].report.cache_misses == 0);
+      CHECK(warm[1].report.cache_misses == 0);
     }
     CHECK(fs::exists(dir / ("dist-" + c.label) / "model.safetensors"));
     CHECK(fs::exists(dir / ("dist-" + c.label) / "epochs.jsonl"));

@@ -8,10 +8,12 @@
 
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -56,6 +58,10 @@ std::vector<std::string> arguments_for_ranks() {
   return out;
 }
 
+volatile std::sig_atomic_t forwarded_signal = 0;
+
+void remember_signal(int signal) { forwarded_signal = signal; }
+
 std::string describe(int status) {
   if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return fmt::format("was killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
@@ -75,14 +81,32 @@ void launch_local_ranks(int nproc) {
   }
   const int port = free_loopback_port();
   const auto arguments = arguments_for_ranks();
+  // SIGINT / SIGTERM to the launcher (Ctrl-C, a scheduler) go on to the ranks, which then stop as the launcher
+  // would; a launcher killed outright takes them with it (PR_SET_PDEATHSIG).
+  struct sigaction action {};
+  action.sa_handler = remember_signal;  // no SA_RESTART: waitpid returns with EINTR
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+  const pid_t launcher = ::getpid();
   std::vector<pid_t> ranks;
+  std::vector<bool> alive;
+  const auto stop_alive = [&](int signal) {
+    for (std::size_t r = 0; r < ranks.size(); ++r) {
+      if (alive[r]) ::kill(ranks[r], signal);
+    }
+  };
   for (int rank = 0; rank < nproc; ++rank) {
     const pid_t pid = ::fork();
     if (pid < 0) {
-      for (const pid_t started : ranks) ::kill(started, SIGTERM);
-      throw Error(ErrorKind::Io, std::string("--nproc: cannot start a rank: ") + std::strerror(errno));
+      const int error = errno;
+      stop_alive(SIGTERM);
+      for (const pid_t started : ranks) ::waitpid(started, nullptr, 0);
+      throw Error(ErrorKind::Io, std::string("--nproc: cannot start a rank: ") + std::strerror(error));
     }
     if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != launcher) ::_exit(1);  // the launcher died before prctl took effect
       ::setenv("RANK", std::to_string(rank).c_str(), 1);
       ::setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
       ::setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
@@ -96,27 +120,37 @@ void launch_local_ranks(int nproc) {
       ::_exit(127);
     }
     ranks.push_back(pid);
+    alive.push_back(true);
   }
   // Wait for every rank. The first failure stops the others (they would fail on their own within the
   // collective timeout, but a rank still filling the feature cache would not notice for a long time).
   std::string failure;
   std::size_t running = ranks.size();
+  int forwarded = 0;
   while (running > 0) {
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, 0);
     if (pid < 0) {
-      if (errno == EINTR) continue;
-      break;
+      if (errno != EINTR) break;
+      if (forwarded_signal != 0 && forwarded == 0) {
+        forwarded = forwarded_signal;
+        stop_alive(forwarded);
+      }
+      continue;
     }
+    std::size_t r = 0;
+    while (r < ranks.size() && ranks[r] != pid) ++r;
+    if (r == ranks.size()) continue;  // not a rank
+    alive[r] = false;
     --running;
     const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (ok || !failure.empty()) continue;
-    for (std::size_t r = 0; r < ranks.size(); ++r) {
-      if (ranks[r] == pid) failure = fmt::format("rank {} of {} {}", r, nproc, describe(status));
-    }
-    for (const pid_t other : ranks) {
-      if (other != pid) ::kill(other, SIGTERM);
-    }
+    failure = fmt::format("rank {} of {} {}", r, nproc, describe(status));
+    stop_alive(SIGTERM);
+  }
+  if (forwarded != 0) {
+    throw Error(ErrorKind::Cancelled, fmt::format("distributed training stopped by signal {} ({}), passed on to the "
+                                                  "ranks", forwarded, strsignal(forwarded)));
   }
   if (!failure.empty()) {
     throw Error(ErrorKind::Io, fmt::format("distributed training failed: {}; the other ranks were stopped", failure));

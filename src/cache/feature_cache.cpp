@@ -115,7 +115,7 @@ std::size_t FeatureCache::merge_from(const FeatureCache& other) {
 
 torch::Tensor FeatureCache::get_or_compute(const std::vector<ContentKey>& keys,
                                            const std::function<torch::Tensor(const std::vector<std::size_t>&)>& compute,
-                                           CacheStats* stats) {
+                                           CacheStats* stats, const std::filesystem::path& fresh_to) {
   std::unordered_map<ContentKey, std::int64_t, ContentKeyHash> row_of;
   for (std::size_t i = 0; i < keys_.size(); ++i) row_of.emplace(keys_[i], static_cast<std::int64_t>(i));
 
@@ -150,7 +150,7 @@ torch::Tensor FeatureCache::get_or_compute(const std::vector<ContentKey>& keys,
       features_ = torch::Tensor();
       if (stats != nullptr) stats->hits -= keys.size() - missing.size() - duplicate_of.size();
       if (stats != nullptr) stats->misses -= missing.size();
-      return get_or_compute(keys, compute, stats);
+      return get_or_compute(keys, compute, stats, fresh_to);
     }
     const auto base = static_cast<std::int64_t>(keys_.size());
     for (std::size_t m = 0; m < missing.size(); ++m) {
@@ -159,7 +159,15 @@ torch::Tensor FeatureCache::get_or_compute(const std::vector<ContentKey>& keys,
     }
     for (const auto& [position, m] : duplicate_of) rows[position] = base + static_cast<std::int64_t>(m);
     features_ = features_.defined() ? torch::cat({features_, fresh}) : fresh;
-    save();
+    if (fresh_to.empty()) {
+      save();
+    } else {
+      FeatureCache share({}, encoder_key_);
+      share.dir_ = fresh_to;
+      for (const auto position : missing) share.keys_.push_back(keys[position]);
+      share.features_ = fresh;
+      share.save();
+    }
   }
   const auto index = torch::from_blob(rows.data(), {static_cast<std::int64_t>(rows.size())}, torch::kInt64).clone();
   return features_.index_select(0, index);

@@ -29,10 +29,12 @@ class FeatureCache {
 
   /// Features for `keys` in order, float32 CPU [keys.size(), ...]. `compute(missing_positions)` must return
   /// the features of those positions (in that order) as a [missing.size(), ...] tensor; it is called once
-  /// with all misses (batching is the caller's business). New entries are saved atomically.
+  /// with all misses (batching is the caller's business). New entries are saved atomically: into this cache, or,
+  /// when `fresh_to` is set, alone into a cache of the same key in that folder (a distributed rank's share, merged
+  /// into this one later with merge_from).
   torch::Tensor get_or_compute(const std::vector<ContentKey>& keys,
                                const std::function<torch::Tensor(const std::vector<std::size_t>&)>& compute,
-                               CacheStats* stats = nullptr);
+                               CacheStats* stats = nullptr, const std::filesystem::path& fresh_to = {});
 
   /// The cache file of this encoder (may not exist yet).
   std::filesystem::path file() const;

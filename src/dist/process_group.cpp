@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <limits>
+#include <stdexcept>
+#include <thread>
 
 // Gloo's headers ship with Debian's libgloo-dev but not with every LibTorch (the pip wheels lack them); without
 // them this build cannot train across processes and says so.
@@ -83,6 +85,19 @@ using Collectives = c10d::ProcessGroup;
 struct Group::Impl {
   int rank = 0, size = 1;
   std::chrono::milliseconds timeout{0};
+
+  /// Polls the store until `key` is set. A limit of zero waits as long as it takes: the store lives in rank 0's
+  /// process (or torchrun's agent), so if that dies the next poll fails instead. (c10d's own wait takes a zero
+  /// timeout literally in LibTorch 2.x and as "the socket's timeout" in 1.13, so it is not used for this.)
+  void wait_for_key(const std::string& key, std::chrono::milliseconds limit) {
+    const auto start = std::chrono::steady_clock::now();
+    while (!store->check({key})) {
+      if (limit.count() > 0 && std::chrono::steady_clock::now() - start > limit) {
+        throw std::runtime_error(fmt::format("no rank set '{}' within {} s", key, limit.count() / 1000.0));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<Collectives> group;
 
@@ -109,14 +124,21 @@ Group::Group(const DistributedOptions& options) : impl_(std::make_unique<Impl>()
   const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout_seconds * 1000));
   impl_->timeout = timeout;
   impl_->guarded("joining the group", [&] {
+    // Under torchrun the agent already hosts a store at MASTER_ADDR:MASTER_PORT and says so; every rank is then
+    // its client, with keys apart per restart attempt.
+    const char* agent = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
+    const bool agent_store = agent != nullptr && std::string(agent) == "True";
+    const char* attempt = std::getenv("TORCHELASTIC_RESTART_COUNT");
     c10d::TCPStoreOptions store_options;
     store_options.port = static_cast<std::uint16_t>(options.master_port);
-    store_options.isServer = options.rank == 0;
+    store_options.isServer = options.rank == 0 && !agent_store;
     store_options.numWorkers = options.world_size;
     store_options.waitWorkers = false;  // the process group's own rendezvous waits, with its timeout
     store_options.timeout = timeout;
     auto tcp = c10::make_intrusive<c10d::TCPStore>(options.master_addr, store_options);
-    impl_->store = c10::make_intrusive<c10d::PrefixStore>("clipmatch", tcp);
+    impl_->store = c10::make_intrusive<c10d::PrefixStore>(
+        agent_store ? fmt::format("clipmatch/attempt_{}", attempt != nullptr ? attempt : "0") : std::string("clipmatch"),
+        tcp);
     auto gloo = c10d::ProcessGroupGloo::Options::create(timeout);
     // The interface the other ranks reach: GLOO_SOCKET_IFNAME when set (as torch.distributed reads it), loopback
     // for a single-machine run, else the interface this host's name resolves to.
@@ -184,8 +206,7 @@ std::string Group::share_from_rank0(const std::string& key, const std::string& v
       impl_->store->set(key, std::vector<std::uint8_t>(value.begin(), value.end()));
       return value;
     }
-    // c10d's "no timeout" is a zero duration; rank 0 hosts the store, so if it dies the wait ends at once.
-    impl_->store->wait({key}, std::chrono::milliseconds::zero());
+    impl_->wait_for_key(key, std::chrono::milliseconds::zero());
     const auto bytes = impl_->store->get(key);
     return std::string(bytes.begin(), bytes.end());
   });
@@ -195,9 +216,11 @@ void Group::arrive_at_rank0(const std::string& key) {
   impl_->guarded("waiting for every rank's share", [&] {
     impl_->store->set(fmt::format("{}/{}", key, impl_->rank), std::vector<std::uint8_t>{1});
     if (impl_->rank != 0) return 0;
-    std::vector<std::string> keys;
-    for (int r = 0; r < impl_->size; ++r) keys.push_back(fmt::format("{}/{}", key, r));
-    impl_->store->wait(keys, impl_->timeout);
+    const auto start = std::chrono::steady_clock::now();
+    for (int r = 1; r < impl_->size; ++r) {
+      const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+      impl_->wait_for_key(fmt::format("{}/{}", key, r), std::max(std::chrono::milliseconds(1), impl_->timeout - spent));
+    }
     return 0;
   });
 }

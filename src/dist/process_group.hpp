@@ -35,7 +35,7 @@ class Group {
   /// takes (rank 0 hosts the store, so its death ends the wait with an error), and returns it.
   std::string share_from_rank0(const std::string& key, const std::string& value);
   /// Every rank marks `key` as reached; rank 0 also waits until all have (at most the group's timeout after it
-  /// arrives), the other ranks go on at once.
+  /// arrives); the other ranks go on at once.
   void arrive_at_rank0(const std::string& key);
 
  private:

@@ -68,7 +68,7 @@ torch::Tensor cached_image_stage(const Model::Impl& m, const std::vector<std::st
         return encode_rows(*m.net->image_encoder, posters, rows, m.encode_batch_size(), "encode posters", cache.verbose,
                            [&](const std::vector<std::string>& slice) { return m.encode_image_batch(slice, top_k); });
       },
-      cache.stats);
+      cache.stats, cache.share_dir);
 }
 
 TextStage cached_text_stage(const Model::Impl& m, const std::vector<std::string>& intros, std::int64_t top_k,
@@ -93,7 +93,7 @@ TextStage cached_text_stage(const Model::Impl& m, const std::vector<std::string>
         progress.finish();
         return out;
       },
-      cache.stats);
+      cache.stats, cache.share_dir);
   if (top_k > 0) out.lengths = m.tokenize(intros).attention_mask.sum(1).to(torch::kInt64);
   return out;
 }

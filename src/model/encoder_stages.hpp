@@ -20,6 +20,8 @@ struct StageCache {
   std::filesystem::path dir;             ///< empty: entries live in memory for this call only
   bool verbose = false;                  ///< progress bars while encoding misses
   cache::CacheStats* stats = nullptr;    ///< hits / misses are added here when set
+  /// Set: what `dir` lacks is encoded and saved here instead (a distributed rank's share; rank 0 merges them).
+  std::filesystem::path share_dir;
 };
 
 /// The cache key of an encoder's stage at depth top_k: its current weights, preprocessing / tokenizer

@@ -20,6 +20,8 @@
 #include <exception>
 #include <tuple>
 
+#include <unistd.h>
+
 namespace clipmatch {
 
 namespace fs = std::filesystem;
@@ -190,9 +192,12 @@ TrainReport Trainer::run() {
 
     if (!best_state_.empty()) restore_tensors(*m_.net, best_state_, "training");
     m_.net->eval();
+    // No rank leaves (and rank 0 stops hosting the store) while another still reads from it.
+    if (group_) group_->barrier();
     report_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return report_;
   } catch (...) {
+    log_file_.close();
     if (!best_state_.empty()) {
       restore_tensors(*m_.net, best_state_, "training");
     } else {
@@ -209,11 +214,27 @@ TrainReport Trainer::run() {
 void Trainer::read_resume_state() {
   if (options_.resume) {
     resumed_ = model::read_resume_state(resume_path_);
-    if (!resumed_) log_message(LogLevel::Info, fmt::format("resume: no {} yet; starting afresh", resume_path_.string()));
+    if (!resumed_ && writer_) {
+      log_message(LogLevel::Info, fmt::format("resume: no {} yet; starting afresh", resume_path_.string()));
+    }
   } else if (writer_) {
     fs::remove(resume_path_);
   }
   if (resumed_) require_same_run(resumed_->fingerprint, run_fingerprint(options_, m_.config, data_), resume_path_.string());
+  if (group_) {
+    // Every rank must run the same collectives: the same options, model and data as rank 0.
+    auto mine = run_fingerprint(options_, m_.config, data_);
+    mine["use_cache"] = options_.use_cache;
+    mine["resume"] = options_.resume;
+    const auto first = nlohmann::json::parse(group_->share_from_rank0("options", mine.dump()));
+    for (const auto& [key, value] : first.items()) {
+      if (!mine.contains(key) || mine.at(key) != value) {
+        fail(ErrorKind::InvalidArgument, "distributed training: rank {} has {} = {}, rank 0 has {}; every rank must "
+             "train with the same options and data", group_->rank(), key,
+             mine.contains(key) ? mine.at(key).dump() : std::string("(none)"), value.dump());
+      }
+    }
+  }
   if (group_) {
     // Every rank must continue from the same epoch: resuming needs run_dir on a filesystem all ranks share.
     const auto mine = std::to_string(resumed_ ? resumed_->epoch : 0);
@@ -279,8 +300,13 @@ void Trainer::set_up_freezing() {
 // cached (an encoder that trains entirely) are left to the feeds.
 void Trainer::fill_cache_in_shares(const std::filesystem::path& dir) {
   const int rank = group_->rank(), size = group_->size();
-  const auto share_dir = [&](int r) { return dir / fmt::format("rank-{}-of-{}", r, size); };
-  const StageCache share{share_dir(rank), options_.verbose && writer_, &cache_stats_};
+  // Share folders are named per run (rank 0's process id and clock), so runs sharing a cache folder keep apart.
+  const auto run_token = group_->share_from_rank0(
+      "share-token", fmt::format("{}-{}", ::getpid(), std::chrono::steady_clock::now().time_since_epoch().count()));
+  const auto share_dir = [&](int r) { return dir / fmt::format("share-{}-rank-{}-of-{}", run_token, r, size); };
+  // Entries the cache already holds are read from it; only what it lacks is encoded, into this rank's folder.
+  StageCache share{dir, options_.verbose && writer_, &cache_stats_};
+  share.share_dir = share_dir(rank);
   const auto my_share = [&](const std::vector<std::string>& all) {
     std::vector<std::string> out;
     for (std::size_t i = static_cast<std::size_t>(rank); i < all.size(); i += static_cast<std::size_t>(size)) {
@@ -321,11 +347,10 @@ void Trainer::fill_cache_in_shares(const std::filesystem::path& dir) {
 // Inputs of the trainable part: cached features / cached lower-part outputs / decoded inputs.
 void Trainer::build_feeds() {
   const auto dir = training_cache_dir(options_);
-  cache::CacheStats feed_stats;
   const bool shared_fill = group_ && !dir.empty();
   if (shared_fill) fill_cache_in_shares(dir);
   // After a shared fill the report counts this rank's share; the feeds then only read.
-  cache_.emplace(StageCache{dir, options_.verbose && writer_, shared_fill ? &feed_stats : &cache_stats_});
+  cache_.emplace(StageCache{dir, options_.verbose && writer_, shared_fill ? &feed_stats_ : &cache_stats_});
   image_feed_.emplace(m_, posters_, image_top_, *cache_, m_.image_tuned.lower_key);
   text_feed_.emplace(m_, intros_, text_top_, *cache_, m_.text_tuned.lower_key);
   report_.cache_dir = cache_->dir.string();
@@ -399,7 +424,9 @@ void Trainer::restore_resumed_progress() {
   if (writer_) io::write_bytes_atomically(log_path_, lines.data(), lines.size());
   report_.history = std::move(logs);
   report_.epochs_run = resumed_->epoch;
-  log_message(LogLevel::Info, fmt::format("resume: {} epochs of {} done, continuing", resumed_->epoch, options_.epochs));
+  if (writer_) {
+    log_message(LogLevel::Info, fmt::format("resume: {} epochs of {} done, continuing", resumed_->epoch, options_.epochs));
+  }
 }
 
 // Encoders read from the cache stay in eval mode whenever the rest trains; their lower layers never run.

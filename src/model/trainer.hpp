@@ -77,6 +77,7 @@ class Trainer {
 
   std::int64_t image_top_ = 0, text_top_ = 0;  ///< trainable top units of each encoder
   cache::CacheStats cache_stats_;
+  cache::CacheStats feed_stats_;  ///< after a shared fill: the feeds' reads, apart from the fill's own counts
   std::optional<StageCache> cache_;
   std::optional<ImageFeed> image_feed_;
   std::optional<TextFeed> text_feed_;
