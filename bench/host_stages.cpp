@@ -66,7 +66,6 @@ int main(int argc, char** argv) {
     std::vector<Image> decoded;
     for (const auto& path : paths) decoded.push_back(decode_image_file(path));
 
-    ThreadPool one(1);  // the caller plus one worker would be two: a 1-thread figure runs inline instead
     nlohmann::ordered_json out;
     out["items"] = paths.size();
     out["pool_threads"] = ThreadPool::shared().size() + 1;
@@ -84,7 +83,7 @@ int main(int argc, char** argv) {
         run(paths.size(), [&](std::size_t i) { (void)decode_image_file(paths[i]); });
       });
       figures["resize_normalise_224_per_s"] = items_per_second(decoded.size(), [&] {
-        run(decoded.size(), [&](std::size_t i) { (void)io::to_tensor_batch({decoded[i]}, vit, &one); });
+        run(decoded.size(), [&](std::size_t i) { (void)io::to_tensor_batch({decoded[i]}, vit); });
       });
       figures["wordpiece_128_per_s"] = items_per_second(intros.size(), [&] {
         run(intros.size(), [&](std::size_t i) { (void)tokenizer.encode(intros[i], 128); });

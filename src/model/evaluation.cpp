@@ -19,14 +19,6 @@
 
 namespace clipmatch {
 
-namespace {
-
-torch::Tensor to_tensor(const Embeddings& matrix) {
-  return torch::from_blob(const_cast<float*>(matrix.data()), {matrix.rows(), matrix.cols()}, torch::kFloat32).clone();
-}
-
-}  // namespace
-
 EvaluationReport Model::evaluate(const Dataset& data, const std::string& out_dir, const EvalOptions& outputs) const {
   if (data.movies.empty()) fail(ErrorKind::InvalidArgument, "evaluate: the dataset {} has no movies", data.root);
   std::vector<std::string> posters, intros, titles;
@@ -112,7 +104,7 @@ EvaluationReport Model::evaluate(const Dataset& data, const std::string& out_dir
 }
 
 Matrix distance_matrix(const Embeddings& posters, const Embeddings& intros, DistanceKind kind) {
-  return model::to_matrix(eval::distance_matrix(to_tensor(posters), to_tensor(intros), kind));
+  return model::to_matrix(eval::distance_matrix(model::to_tensor(posters), model::to_tensor(intros), kind));
 }
 
 SplitMetricsMap match_metrics(const Embeddings& posters, const Embeddings& intros,
@@ -123,7 +115,8 @@ SplitMetricsMap match_metrics(const Embeddings& posters, const Embeddings& intro
   }
   if (posters.rows() == 0) fail(ErrorKind::InvalidArgument, "match_metrics: no rows");
   torch::NoGradGuard no_grad;
-  return eval::evaluate_splits(to_tensor(posters), to_tensor(intros), {train_rows.begin(), train_rows.end()});
+  return eval::evaluate_splits(model::to_tensor(posters), model::to_tensor(intros),
+                               {train_rows.begin(), train_rows.end()});
 }
 
 }  // namespace clipmatch

@@ -60,6 +60,10 @@ Matrix to_matrix(const torch::Tensor& tensor) {
   return out;
 }
 
+torch::Tensor to_tensor(const Matrix& matrix) {
+  return torch::from_blob(const_cast<float*>(matrix.data()), {matrix.rows(), matrix.cols()}, torch::kFloat32).clone();
+}
+
 }  // namespace clipmatch::model
 
 namespace clipmatch {

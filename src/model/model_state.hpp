@@ -45,6 +45,8 @@ constexpr double kMaxLogitScale = 4.605170185988092;  // log(100)
 
 torch::Device resolve_device(Device device);
 Matrix to_matrix(const torch::Tensor& tensor);
+/// The inverse: a float32 CPU tensor [rows, cols] holding a copy of `matrix`.
+torch::Tensor to_tensor(const Matrix& matrix);
 
 }  // namespace clipmatch::model
 

@@ -105,11 +105,8 @@ TrainReport Model::train(const Dataset& data, const TrainOptions& options) {
   }
   EncodeOptions encoding;
   encoding.precision = options.precision;
-  const auto to_tensor = [](const Matrix& matrix) {
-    return torch::from_blob(const_cast<float*>(matrix.data()), {matrix.rows(), matrix.cols()}, torch::kFloat32).clone();
-  };
-  const auto p = to_tensor(encode_posters(slice_posters, encoding));
-  const auto t = to_tensor(encode_intros(slice_intros, encoding));
+  const auto p = model::to_tensor(encode_posters(slice_posters, encoding));
+  const auto t = model::to_tensor(encode_intros(slice_intros, encoding));
   std::vector<model::FusionTrial> trials;
   m.fusion_weight = model::learn_fusion_weight(p, t, model::select_rows(channel.vectors, calibration), &trials);
   if (options.verbose) {

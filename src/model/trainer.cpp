@@ -220,10 +220,13 @@ void Trainer::read_resume_state() {
   } else if (writer_) {
     fs::remove(resume_path_);
   }
-  if (resumed_) require_same_run(resumed_->fingerprint, run_fingerprint(options_, m_.config, data_), resume_path_.string());
+  // Hashes every poster path and intro: taken once, it serves the resume check, the ranks' agreement and every
+  // epoch's resume state.
+  fingerprint_ = run_fingerprint(options_, m_.config, data_);
+  if (resumed_) require_same_run(resumed_->fingerprint, fingerprint_, resume_path_.string());
   if (group_) {
     // Every rank must run the same collectives: the same options, model and data as rank 0.
-    auto mine = run_fingerprint(options_, m_.config, data_);
+    auto mine = fingerprint_;
     mine["use_cache"] = options_.use_cache;
     mine["resume"] = options_.resume;
     const auto first = nlohmann::json::parse(group_->share_from_rank0("options", mine.dump()));
@@ -350,7 +353,7 @@ void Trainer::build_feeds() {
   const bool shared_fill = group_ && !dir.empty();
   if (shared_fill) fill_cache_in_shares(dir);
   // After a shared fill the report counts this rank's share; the feeds then only read.
-  cache_.emplace(StageCache{dir, options_.verbose && writer_, shared_fill ? &feed_stats_ : &cache_stats_});
+  cache_.emplace(StageCache{dir, options_.verbose && writer_, shared_fill ? nullptr : &cache_stats_});
   image_feed_.emplace(m_, posters_, image_top_, *cache_, m_.image_tuned.lower_key);
   text_feed_.emplace(m_, intros_, text_top_, *cache_, m_.text_tuned.lower_key);
   report_.cache_dir = cache_->dir.string();
@@ -550,7 +553,7 @@ void Trainer::save_resume_state(int epoch) {
                      {"reductions", p.reductions}};
   }
   state.learning_rates = train::learning_rates(*optimizer_);
-  state.fingerprint = run_fingerprint(options_, m_.config, data_);
+  state.fingerprint = fingerprint_;
   state.tokenizer_model = m_.text.tokenizer_model;
   state.current = snapshot_trainable(*m_.net);
   state.best = best_state_;

@@ -74,10 +74,10 @@ class Trainer {
   std::vector<std::string> posters_, intros_;
   std::filesystem::path resume_path_, log_path_;
   std::optional<ResumeState> resumed_;
+  nlohmann::json fingerprint_;  ///< run_fingerprint of this run (options, model configuration, data)
 
   std::int64_t image_top_ = 0, text_top_ = 0;  ///< trainable top units of each encoder
   cache::CacheStats cache_stats_;
-  cache::CacheStats feed_stats_;  ///< after a shared fill: the feeds' reads, apart from the fill's own counts
   std::optional<StageCache> cache_;
   std::optional<ImageFeed> image_feed_;
   std::optional<TextFeed> text_feed_;
