@@ -49,6 +49,26 @@ if(CLIPMATCH_WITH_FAISS)
 endif()
 message(STATUS "clipmatch: catalog indexes with FAISS: ${CLIPMATCH_HAVE_FAISS}")
 
+# oneDNN (Debian libdnnl-dev): convolutions with their activation and residual sum fused (src/nn/direct_conv.hpp).
+# Only where LibTorch's CPU library links that very libdnnl (Debian's LibTorch does); pip builds carry their own
+# oneDNN inside, and a second copy would not be the one LibTorch uses.
+option(CLIPMATCH_WITH_DNNL "Run CNN convolutions through oneDNN directly when LibTorch links libdnnl" ON)
+set(CLIPMATCH_HAVE_DNNL OFF)
+if(CLIPMATCH_WITH_DNNL)
+  find_path(DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.hpp)
+  find_library(DNNL_LIBRARY dnnl)
+  find_library(CLIPMATCH_TORCH_CPU_LIBRARY torch_cpu HINTS "${TORCH_INSTALL_PREFIX}/lib")
+  find_program(CLIPMATCH_READELF readelf)
+  if(DNNL_INCLUDE_DIR AND DNNL_LIBRARY AND CLIPMATCH_TORCH_CPU_LIBRARY AND CLIPMATCH_READELF)
+    execute_process(COMMAND "${CLIPMATCH_READELF}" -d "${CLIPMATCH_TORCH_CPU_LIBRARY}" OUTPUT_VARIABLE _torch_dynamic
+                    ERROR_QUIET)
+    if(_torch_dynamic MATCHES "NEEDED[^\n]*libdnnl\\.so")
+      set(CLIPMATCH_HAVE_DNNL ON)
+    endif()
+  endif()
+endif()
+message(STATUS "clipmatch: convolutions through oneDNN: ${CLIPMATCH_HAVE_DNNL}")
+
 message(STATUS "clipmatch: LibTorch ${Torch_VERSION}, sentencepiece ${SENTENCEPIECE_LIBRARY}, stb ${STB_LIBRARY}, "
                "ICU ${ICU_VERSION}")
 
@@ -66,6 +86,11 @@ target_link_libraries(clipmatch_deps INTERFACE
 if(CLIPMATCH_HAVE_FAISS)
   target_link_libraries(clipmatch_deps INTERFACE faiss)
   target_compile_definitions(clipmatch_deps INTERFACE CLIPMATCH_HAVE_FAISS=1)
+endif()
+if(CLIPMATCH_HAVE_DNNL)
+  target_include_directories(clipmatch_deps INTERFACE ${DNNL_INCLUDE_DIR})
+  target_link_libraries(clipmatch_deps INTERFACE ${DNNL_LIBRARY})
+  target_compile_definitions(clipmatch_deps INTERFACE CLIPMATCH_HAVE_DNNL=1)
 endif()
 if(CLIPMATCH_HAVE_TESSERACT)
   target_link_libraries(clipmatch_deps INTERFACE PkgConfig::TESSERACT)

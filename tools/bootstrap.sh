@@ -31,6 +31,8 @@ jobs=$(nproc)
 # - libfaiss-dev: catalog indexes (clipmatch index / search, include/clipmatch/catalog.hpp);
 # - libgloo-dev: Gloo's headers, for distributed training over LibTorch's c10d (train --nproc,
 #   include/clipmatch/distributed.hpp); the library itself comes with libtorch.
+# - libdnnl-dev: oneDNN's headers, for convolutions with their ReLU6 / residual sum fused (src/nn/direct_conv.hpp);
+#   the library is the libdnnl.so.2 that libtorch already links.
 packages=(build-essential cmake pkg-config git
           libtorch-dev libopenblas0-pthread libsentencepiece-dev libstb-dev libeigen3-dev libfmt-dev
           nlohmann-json3-dev libcli11-dev catch2 pybind11-dev python3-dev python3-numpy python3-pytest
@@ -39,7 +41,7 @@ packages=(build-essential cmake pkg-config git
           jupyter-nbconvert python3-ipykernel python3-nbformat python3-matplotlib
           python3-venv python3-pip python3-setuptools python3-wheel python3-pil
           clang-14 libclang-rt-14-dev
-          libtesseract-dev tesseract-ocr-eng libfaiss-dev libgloo-dev)
+          libtesseract-dev tesseract-ocr-eng libfaiss-dev libgloo-dev libdnnl-dev)
 
 missing=()
 for p in "${packages[@]}"; do

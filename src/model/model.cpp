@@ -6,6 +6,7 @@
 #include "core/autocast.hpp"
 #include "core/precision.hpp"
 #include "core/compute_threads.hpp"
+#include "core/cpu_block_cache.hpp"
 #include "core/progress.hpp"
 #include "core/fail.hpp"
 #include "core/seeded_init.hpp"
@@ -40,6 +41,7 @@ void MatchNetImpl::ensure_logit_bias(double initial) {
 
 torch::Device resolve_device(Device device) {
   ensure_compute_threads();
+  ensure_cpu_block_cache();
   switch (device) {
     case Device::Cpu:
       return torch::kCPU;

@@ -85,8 +85,12 @@ BertEncoderImpl::Outputs BertEncoderImpl::forward_all(const torch::Tensor& ids, 
 }
 
 torch::Tensor BertEncoderImpl::forward(const text::TokenBatch& batch) {
-  Outputs outputs = forward_all(batch.ids, batch.attention_mask, torch::Tensor());
-  return pooling_ == TokenPooling::Pooler ? outputs.pooler_output : outputs.last_hidden_state.select(1, 0);
+  // Pooling reads token 0 only, which lets reduced-precision inference skip the other rows of the last block.
+  const torch::Tensor x = embed(batch.ids, torch::Tensor());
+  const torch::Tensor mask = batch.attention_mask.defined()
+                                 ? padding_to_additive_mask(batch.attention_mask, x.scalar_type())
+                                 : torch::Tensor();
+  return pool(encoder_->forward_range(x, mask, /*causal=*/false, 0, num_blocks(), /*first_token_only=*/true));
 }
 
 torch::Tensor BertEncoderImpl::forward_lower(const text::TokenBatch& batch, std::int64_t top_k) {
@@ -106,7 +110,8 @@ torch::Tensor BertEncoderImpl::forward_upper(const torch::Tensor& lower, const t
   check_split_hidden(lower, attention_mask, config_.hidden_size, "BERT");
   const torch::Tensor mask =
       attention_mask.defined() ? padding_to_additive_mask(attention_mask, lower.scalar_type()) : torch::Tensor();
-  return pool(encoder_->forward_range(lower, mask, /*causal=*/false, num_blocks() - top_k, num_blocks()));
+  return pool(encoder_->forward_range(lower, mask, /*causal=*/false, num_blocks() - top_k, num_blocks(),
+                                      /*first_token_only=*/true));
 }
 
 void BertEncoderImpl::set_trainable_top(std::int64_t k) {

@@ -28,7 +28,21 @@ FusedConv fuse_conv_bn(const torch::nn::Conv2d& conv, const torch::nn::BatchNorm
   // type differs between LibTorch versions, so it is recomputed from the kernel instead.
   fused.padding = {(weight.size(2) - 1) / 2, (weight.size(3) - 1) / 2};
   fused.groups = conv->options.groups();
+  if (DirectConv::available() && weight.device().is_cpu()) {
+    fused.direct = std::make_shared<const DirectConv>(fused.weight, fused.bias, fused.stride, fused.padding, fused.groups);
+  }
   return fused;
+}
+
+torch::Tensor FusedConv::run(const torch::Tensor& x, ConvActivation activation, const torch::Tensor& residual) const {
+  if (direct) {
+    if (auto out = (*direct)(x, activation, residual); out.defined()) return out;
+  }
+  auto out = (*this)(x);
+  if (residual.defined()) out.add_(residual);
+  if (activation == ConvActivation::Relu) out.relu_();
+  if (activation == ConvActivation::Relu6) out.clamp_(0.0, 6.0);
+  return out;
 }
 
 torch::Tensor to_fused_input(const torch::Tensor& x) {

@@ -7,9 +7,12 @@
 // version counter or storage) and rebuilds, so training and reloading never see stale weights.
 #pragma once
 
+#include "nn/direct_conv.hpp"
+
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -23,6 +26,7 @@ struct FusedConv {
   std::vector<std::int64_t> stride;
   std::vector<std::int64_t> padding;
   std::int64_t groups = 1;
+  std::shared_ptr<const DirectConv> direct;  // set where oneDNN is linked (direct_conv.hpp)
 
   /// Runs in x's dtype (float32 or bfloat16).
   torch::Tensor operator()(const torch::Tensor& x) const {
@@ -31,6 +35,11 @@ struct FusedConv {
     }
     return torch::conv2d(x, weight, bias, stride, padding, /*dilation=*/1, groups);
   }
+
+  /// activation(conv(x) + residual) in x's dtype: one oneDNN primitive with the sum and the activation fused
+  /// where available, else LibTorch's conv2d followed by in-place add and clamp. `residual` (may be undefined)
+  /// must be the caller's own intermediate: its buffer may become the result.
+  torch::Tensor run(const torch::Tensor& x, ConvActivation activation, const torch::Tensor& residual = {}) const;
 };
 
 /// Folds eval-mode `bn` (running statistics) into `conv`: w' = w·γ/√(σ²+ε), b' = β + (b − μ)·γ/√(σ²+ε).

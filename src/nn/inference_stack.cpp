@@ -116,37 +116,44 @@ const std::vector<InferenceStack::Block>& InferenceStack::blocks_for(Transformer
 }
 
 torch::Tensor InferenceStack::run_block(const Block& block, const torch::Tensor& x, const torch::Tensor& additive_mask,
-                                        bool causal) {
+                                        bool causal, bool first_token_only) {
   const auto& o = block.options;
   const std::int64_t batch = x.size(0), length = x.size(1), hidden = x.size(2);
   const auto norm = [&](const torch::Tensor& t, const torch::Tensor& weight, const torch::Tensor& bias) {
     return torch::layer_norm(t, {hidden}, weight, bias, o.layer_norm_eps);
   };
+  // Rows of x the block's output keeps: all, or token 0 alone.
+  const torch::Tensor rows = first_token_only ? x.narrow(1, 0, 1) : x;
+  const std::int64_t out_length = rows.size(1);
   const auto attention = [&](const torch::Tensor& input) {
     // [B, L, 3, heads, d] → three [B, heads, L, d] views, attended in bf16.
     const auto qkv = block.qkv(input).to(torch::kBFloat16).view({batch, length, 3, o.heads, hidden / o.heads})
                          .permute({2, 0, 3, 1, 4});
-    const auto context = attend(qkv[0], qkv[1], qkv[2], additive_mask, causal);
-    return block.out(context.transpose(1, 2).reshape({batch, length, hidden})).to(torch::kFloat32);
+    const auto queries = first_token_only ? qkv[0].narrow(2, 0, 1) : qkv[0];
+    const auto context = attend(queries, qkv[1], qkv[2], additive_mask, causal);
+    return block.out(context.transpose(1, 2).reshape({batch, out_length, hidden})).to(torch::kFloat32);
   };
   const auto mlp = [&](const torch::Tensor& input) {
     // int8: fc1's result is fp32 and the activation runs there; bf16: everything between the GEMMs is bf16.
     return block.fc2(activate(block.fc1(input), o.activation)).to(torch::kFloat32);
   };
   if (o.pre_norm) {
-    const auto h = x + attention(norm(x, block.norm1_weight, block.norm1_bias));
+    const auto h = rows + attention(norm(x, block.norm1_weight, block.norm1_bias));
     return h + mlp(norm(h, block.norm2_weight, block.norm2_bias));
   }
-  const auto h = norm(x + attention(x), block.norm1_weight, block.norm1_bias);
+  const auto h = norm(rows + attention(x), block.norm1_weight, block.norm1_bias);
   return norm(h + mlp(h), block.norm2_weight, block.norm2_bias);
 }
 
 torch::Tensor InferenceStack::forward(TransformerStackImpl& stack, torch::Tensor x, const torch::Tensor& additive_mask,
-                                      bool causal, std::int64_t begin, std::int64_t end, Precision precision) {
+                                      bool causal, std::int64_t begin, std::int64_t end, Precision precision,
+                                      bool first_token_only) {
   if (precision == Precision::Fp32) fail(ErrorKind::InvalidArgument, "InferenceStack: fp32 runs the modules themselves");
   const auto& blocks = blocks_for(stack, precision);
   x = x.to(torch::kFloat32);
-  for (std::int64_t i = begin; i < end; ++i) x = run_block(blocks[static_cast<std::size_t>(i)], x, additive_mask, causal);
+  for (std::int64_t i = begin; i < end; ++i) {
+    x = run_block(blocks[static_cast<std::size_t>(i)], x, additive_mask, causal, first_token_only && i + 1 == end);
+  }
   return x;
 }
 

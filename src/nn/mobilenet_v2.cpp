@@ -1,6 +1,7 @@
 #include "nn/mobilenet_v2.hpp"
 
 #include "core/fail.hpp"
+#include "nn/core_streams.hpp"
 
 #include <cmath>
 
@@ -168,15 +169,19 @@ void MobileNetV2Impl::build_fused() {
 
 torch::Tensor MobileNetV2Impl::features_fused(torch::Tensor x, std::int64_t begin, std::int64_t end) {
   ensure_fused();
+  const torch::Tensor input = x;
   x = to_fused_input(x);
   for (std::int64_t b = begin; b < end; ++b) {
     const FusedBlock& block = fused_blocks_[static_cast<std::size_t>(b)];
     torch::Tensor y = x;
     for (std::size_t i = 0; i < block.convs.size(); ++i) {
-      y = block.convs[i](y);
-      if (!(block.linear_last && i + 1 == block.convs.size())) y.clamp_(0.0, 6.0);
+      const bool last = i + 1 == block.convs.size();
+      const auto activation = block.linear_last && last ? ConvActivation::None : ConvActivation::Relu6;
+      // The residual's buffer becomes the block's output, so the caller's own tensor is copied first.
+      torch::Tensor residual;
+      if (last && block.use_residual) residual = x.is_alias_of(input) ? x.clone() : x;
+      y = block.convs[i].run(y, activation, residual);
     }
-    if (block.use_residual) y.add_(x);
     x = std::move(y);
   }
   return x.to(torch::kFloat32);
@@ -200,7 +205,9 @@ torch::Tensor MobileNetV2Impl::forward(const torch::Tensor& pixel_values) {
   check_pixels(pixel_values);
   if (fast_inference_ && can_use_fused_path(*this)) {
     torch::NoGradGuard no_grad;
-    return features_fused(pixel_values, 0, num_blocks()).mean({2, 3});
+    return forward_in_core_streams(pixel_values, kCoreStreamMicroBatch, [this](const torch::Tensor& micro_batch) {
+      return features_fused(micro_batch, 0, num_blocks()).mean({2, 3});
+    });
   }
   return features_modules(pixel_values, 0, num_blocks()).mean({2, 3});
 }

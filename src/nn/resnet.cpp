@@ -212,18 +212,24 @@ void ResNetImpl::build_fused() {
 
 torch::Tensor ResNetImpl::stem_fused(const torch::Tensor& x) {
   ensure_fused();
-  return torch::max_pool2d(fused_stem_(to_fused_input(x)).relu_(), 3, 2, 1);
+  return torch::max_pool2d(fused_stem_.run(to_fused_input(x), ConvActivation::Relu), 3, 2, 1);
 }
 
 torch::Tensor ResNetImpl::stages_fused(torch::Tensor x, std::int64_t begin, std::int64_t end) {
   ensure_fused();
+  const torch::Tensor input = x;
   x = to_fused_input(x);
   for (std::int64_t i = begin; i < end; ++i) {
     for (const auto& block : fused_stages_[static_cast<std::size_t>(i)]) {
-      torch::Tensor y = block.conv1(x).relu_();
-      y = block.conv2(y);
-      if (block.has_conv3) y = block.conv3(y.relu_());
-      y.add_(block.has_downsample ? block.downsample(x) : x).relu_();
+      // The identity's buffer becomes the block's output, so the caller's own tensor is copied first.
+      torch::Tensor identity = block.has_downsample ? block.downsample(x) : (x.is_alias_of(input) ? x.clone() : x);
+      torch::Tensor y = block.conv1.run(x, ConvActivation::Relu);
+      if (block.has_conv3) {
+        y = block.conv2.run(y, ConvActivation::Relu);
+        y = block.conv3.run(y, ConvActivation::Relu, identity);
+      } else {
+        y = block.conv2.run(y, ConvActivation::Relu, identity);
+      }
       x = std::move(y);
     }
   }

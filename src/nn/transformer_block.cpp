@@ -97,7 +97,7 @@ torch::Tensor TransformerStackImpl::forward(torch::Tensor x, const torch::Tensor
 }
 
 torch::Tensor TransformerStackImpl::forward_range(torch::Tensor x, const torch::Tensor& additive_mask, bool causal,
-                                                  std::int64_t begin, std::int64_t end) {
+                                                  std::int64_t begin, std::int64_t end, bool first_token_only) {
   if (begin < 0 || begin > end || end > size()) {
     fail(ErrorKind::InvalidArgument, "transformer: block range [{}, {}) is outside the {} blocks", begin, end, size());
   }
@@ -107,7 +107,7 @@ torch::Tensor TransformerStackImpl::forward_range(torch::Tensor x, const torch::
     // Only where no gradient is wanted: trainable blocks always run the fp32 modules.
     if (can_use_fused_path(*this, parts, x)) {
       torch::NoGradGuard no_grad;
-      return inference_->forward(*this, std::move(x), additive_mask, causal, begin, end, precision);
+      return inference_->forward(*this, std::move(x), additive_mask, causal, begin, end, precision, first_token_only);
     }
   }
   for (std::int64_t i = begin; i < end; ++i) {

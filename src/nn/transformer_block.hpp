@@ -63,8 +63,10 @@ class TransformerStackImpl : public torch::nn::Module {
   TransformerStackImpl(const BlockOptions& options, std::int64_t layers);
   torch::Tensor forward(torch::Tensor x, const torch::Tensor& additive_mask, bool causal);
   /// Runs blocks [begin, end) only; forward() == forward_range(0, size()). Lets an encoder split its stack.
+  /// `first_token_only`: the caller reads token 0 alone (a [CLS] pooling), so the reduced-precision path may
+  /// compute only that row in the last block and return [B, 1, D]; the fp32 modules return [B, L, D] anyway.
   torch::Tensor forward_range(torch::Tensor x, const torch::Tensor& additive_mask, bool causal, std::int64_t begin,
-                              std::int64_t end);
+                              std::int64_t end, bool first_token_only = false);
   std::int64_t size() const { return static_cast<std::int64_t>(blocks_->size()); }
   torch::nn::Module& block(std::int64_t i) { return *blocks_[static_cast<std::size_t>(i)]; }
 

@@ -105,8 +105,9 @@ ViTEncoderImpl::Outputs ViTEncoderImpl::forward_all(const torch::Tensor& pixel_v
 }
 
 torch::Tensor ViTEncoderImpl::forward(const torch::Tensor& pixel_values) {
-  Outputs outputs = forward_all(pixel_values);
-  return pooling_ == TokenPooling::Pooler ? outputs.pooler_output : outputs.last_hidden_state.select(1, 0);
+  // Pooling reads token 0 only, which lets reduced-precision inference skip the other rows of the last block.
+  return pool(norm_(encoder_->forward_range(embed(pixel_values), torch::Tensor(), /*causal=*/false, 0, num_blocks(),
+                                            /*first_token_only=*/true)));
 }
 
 torch::Tensor ViTEncoderImpl::forward_lower(const torch::Tensor& pixel_values, std::int64_t top_k) {
@@ -121,7 +122,7 @@ torch::Tensor ViTEncoderImpl::forward_upper(const torch::Tensor& lower, std::int
   if (top_k == 0) return lower;
   check_split_hidden(lower, torch::Tensor(), config_.hidden_size, "ViT");
   return pool(norm_(encoder_->forward_range(lower, torch::Tensor(), /*causal=*/false, num_blocks() - top_k,
-                                            num_blocks())));
+                                            num_blocks(), /*first_token_only=*/true)));
 }
 
 std::int64_t ViTEncoderImpl::feature_dim() const {

@@ -1,0 +1,122 @@
+#include "nn/direct_conv.hpp"
+#include "nn/core_streams.hpp"
+#include "core/compute_threads.hpp"
+#include "core/precision.hpp"
+
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+using clipmatch::nn::ConvActivation;
+using clipmatch::nn::DirectConv;
+
+namespace {
+
+struct Shape {
+  std::int64_t in, out, kernel, stride, groups, size;
+};
+
+torch::Tensor reference(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b, const Shape& s,
+                        ConvActivation activation, const torch::Tensor& residual) {
+  auto y = torch::conv2d(x, w, b, s.stride, (s.kernel - 1) / 2, 1, s.groups);
+  if (residual.defined()) y = y + residual;
+  if (activation == ConvActivation::Relu) y = y.relu();
+  if (activation == ConvActivation::Relu6) y = y.clamp(0.0, 6.0);
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("direct_conv: fused activation and residual equal conv2d + add + clamp", "[direct_conv]") {
+  if (!DirectConv::available()) {
+    WARN("this build has no oneDNN (libdnnl-dev); FusedConv uses LibTorch's conv2d");
+    return;
+  }
+  torch::manual_seed(3);
+  torch::NoGradGuard no_grad;
+  // MobileNetV2's kinds of convolution: the stem, a pointwise expansion, a strided depthwise, a projection.
+  const std::vector<Shape> shapes = {{3, 16, 3, 2, 1, 33}, {16, 96, 1, 1, 1, 28}, {96, 96, 3, 2, 96, 28},
+                                     {96, 24, 1, 1, 1, 14}};
+  for (const auto& s : shapes) {
+    const auto w = torch::randn({s.out, s.in / s.groups, s.kernel, s.kernel}) * 0.3;
+    const auto b = torch::randn({s.out});
+    DirectConv conv(w, b, {s.stride, s.stride}, {(s.kernel - 1) / 2, (s.kernel - 1) / 2}, s.groups);
+    const auto x = torch::randn({3, s.in, s.size, s.size});
+    const auto out_size = (s.size + 2 * ((s.kernel - 1) / 2) - s.kernel) / s.stride + 1;
+    for (const auto activation : {ConvActivation::None, ConvActivation::Relu, ConvActivation::Relu6}) {
+      for (const bool with_residual : {false, true}) {
+        INFO("in " << s.in << " out " << s.out << " kernel " << s.kernel << " stride " << s.stride << " groups "
+                   << s.groups << " activation " << static_cast<int>(activation) << " residual " << with_residual);
+        const auto residual = with_residual ? torch::randn({3, s.out, out_size, out_size}) : torch::Tensor();
+        const auto expected = reference(x, w, b, s, activation, residual);
+
+        // float32, from an NCHW input; the residual is a channels-last buffer of the caller's, which becomes the
+        // result.
+        torch::Tensor buffer;
+        if (with_residual) buffer = residual.contiguous(at::MemoryFormat::ChannelsLast);
+        const auto f32 = conv(x, activation, buffer);
+        REQUIRE(f32.defined());
+        CHECK(f32.is_contiguous(at::MemoryFormat::ChannelsLast));
+        CHECK((f32 - expected).abs().max().item<double>() < 1e-4 * (1.0 + expected.abs().max().item<double>()));
+        if (with_residual) CHECK(f32.data_ptr() == buffer.data_ptr());
+
+        // bfloat16 in and out, fp32 bias: against the fp32 result of the same bf16-rounded input and weights.
+        const auto x16 = x.to(torch::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+        torch::Tensor residual16;
+        if (with_residual) residual16 = residual.to(torch::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+        const auto rounded = reference(x16.to(torch::kFloat32), w.to(torch::kBFloat16).to(torch::kFloat32), b, s,
+                                       activation, with_residual ? residual16.to(torch::kFloat32) : torch::Tensor());
+        const auto bf16 = conv(x16, activation, residual16);
+        REQUIRE(bf16.defined());
+        CHECK(bf16.scalar_type() == torch::kBFloat16);
+        // bf16 output rounding (8 bits of mantissa) bounds the error.
+        CHECK((bf16.to(torch::kFloat32) - rounded).abs().max().item<double>() <
+              1e-2 * (1.0 + rounded.abs().max().item<double>()));
+      }
+    }
+  }
+}
+
+TEST_CASE("direct_conv: shapes it has no kernel for are handed back", "[direct_conv]") {
+  const auto w = torch::randn({8, 4, 3, 3});
+  DirectConv conv(w, torch::zeros({8}), {1, 2}, {1, 1}, 1);  // a non-square stride
+  CHECK_FALSE(conv(torch::randn({1, 4, 8, 8}), ConvActivation::Relu, {}).defined());
+  DirectConv square(w, torch::zeros({8}), {1, 1}, {1, 1}, 1);
+  CHECK_FALSE(square(torch::randn({1, 4, 8, 8}, torch::kFloat64), ConvActivation::Relu, {}).defined());
+}
+
+TEST_CASE("core_streams: micro-batches on per-core streams equal one pass, in order and precision", "[direct_conv]") {
+  torch::manual_seed(5);
+  const auto x = torch::randn({21, 6});
+  clipmatch::PrecisionScope bf16(clipmatch::Precision::Bf16, false);
+  std::vector<std::int64_t> sizes;
+  std::mutex mutex;
+  const auto out = clipmatch::nn::forward_in_core_streams(x, 4, [&](const torch::Tensor& part) {
+    CHECK(clipmatch::current_precision() == clipmatch::Precision::Bf16);
+    std::lock_guard<std::mutex> lock(mutex);
+    sizes.push_back(part.size(0));
+    return part * 2 + 1;
+  });
+  CHECK(torch::equal(out, x * 2 + 1));
+  if (at::get_num_threads() > 1 && clipmatch::ThreadComputeScope::available()) {
+    std::sort(sizes.begin(), sizes.end());
+    CHECK(sizes == std::vector<std::int64_t>{1, 4, 4, 4, 4, 4});
+  } else {
+    CHECK(sizes == std::vector<std::int64_t>{21});
+  }
+}
+
+TEST_CASE("compute_threads: a thread's OpenMP team size is its own and comes back", "[direct_conv]") {
+  if (!clipmatch::ThreadComputeScope::available()) {
+    WARN("LibTorch here does not use OpenMP");
+    return;
+  }
+  const int before = at::get_num_threads();
+  {
+    clipmatch::ThreadComputeScope one(1);
+    CHECK(at::get_num_threads() == 1);
+  }
+  CHECK(at::get_num_threads() == before);
+}
