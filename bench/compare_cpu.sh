@@ -9,6 +9,11 @@
 # ROUNDS (2: each row alternates clipmatch / PyTorch this many times; the best of each is kept), ROWS (the rows to
 # run, default "mobilenet_v2 vit bert"), and per row the
 # items and batch: MNV2_ITEMS (256) MNV2_BATCH (32) VIT_ITEMS (32) VIT_BATCH (16) BERT_ITEMS (128) BERT_BATCH (32).
+# MNV2_MORE_BATCHES ("8"): further batch sizes both sides also run MobileNetV2 at; PyTorch's fastest path is then
+# the fastest variant at any batch (PyTorch's MobileNetV2 is fastest at batch 8 on the 2-core machine).
+# NO_MMAP_PEER (1): each row's fastest PyTorch variants run once more with glibc's mmap turned off
+# (MALLOC_MMAP_MAX_=0), which gives PyTorch what clipmatch's CPU block cache gives clipmatch; the report shows
+# those figures in a column of their own.
 # Random-weight ViT-B/16 and BERT-base folders are generated into OUT_DIR once (bench/make_random_weights.py).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,22 +33,35 @@ done
 
 # clipmatch's threads: OMP_NUM_THREADS is honoured by the library (src/core/compute_threads.cpp).
 export OMP_NUM_THREADS="$threads"
-run_row() {  # row items batch image-encoder text-encoder: clipmatch, then PyTorch, ROUNDS times
-  local row=$1 items=$2 batch=$3 image=$4 text=$5 file
+run_pair() {  # row items batch image-encoder text-encoder tag: clipmatch, then PyTorch, once
+  local row=$1 items=$2 batch=$3 image=$4 text=$5 tag=$6
+  "$cli" bench --data "$data" --image-encoder "$image" --text-encoder "$text" --precision fp32 bf16 int8 \
+    --posters "$items" --intros "$items" --image-batch "$batch" --text-batch "$batch" --repeat 1 \
+    --skip-end-to-end --skip-training --matrix-n 16 --json "$out/clipmatch-$row-$tag.json" > /dev/null
+  "$python" "$root/bench/pytorch_peer.py" --data "$data" --rows "$row" --limit "$items" --batch "$batch" \
+    --threads "$threads" --repeat 1 --json "$out/pytorch-$row-$tag.json" > /dev/null
+}
+run_row() {  # row items batch image-encoder text-encoder [more batches] [fastest PyTorch variants], ROUNDS times
+  local row=$1 items=$2 batch=$3 image=$4 text=$5 more=${6:-} fastest=${7:-}
   [[ "$rows" == *" $row "* ]] || return 0
   for round in $(seq "$rounds"); do
-    file="$out/clipmatch-$row-$round.json"
-    "$cli" bench --data "$data" --image-encoder "$image" --text-encoder "$text" --precision fp32 bf16 int8 \
-      --posters "$items" --intros "$items" --image-batch "$batch" --text-batch "$batch" --repeat 1 \
-      --skip-end-to-end --skip-training --matrix-n 16 --json "$file" > /dev/null
-    "$python" "$root/bench/pytorch_peer.py" --data "$data" --rows "$row" --limit "$items" --batch "$batch" \
-      --threads "$threads" --repeat 1 --json "$out/pytorch-$row-$round.json" > /dev/null
+    run_pair "$row" "$items" "$batch" "$image" "$text" "$round"
+    for b in $more; do run_pair "$row" "$items" "$b" "$image" "$text" "batch$b-$round"; done
+    if [[ "${NO_MMAP_PEER:-1}" == 1 && -n "$fastest" ]]; then
+      for b in $batch $more; do
+        MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1000000000000 "$python" "$root/bench/pytorch_peer.py" \
+          --data "$data" --rows "$row" --limit "$items" --batch "$b" --threads "$threads" --repeat 1 \
+          --variants "$fastest" --json "$out/pytorch-$row-nommap-batch$b-$round.json" > /dev/null
+      done
+    fi
   done
 }
 
 glove="glove:$shared/weights/glove_6b_100d_top100k"
-run_row mobilenet_v2 "${MNV2_ITEMS:-256}" "${MNV2_BATCH:-32}" "mobilenet_v2:$shared/weights/mobilenet_v2_imagenet" "$glove"
-run_row vit "${VIT_ITEMS:-32}" "${VIT_BATCH:-16}" "vit:$out/vit-base" "$glove"
-run_row bert "${BERT_ITEMS:-128}" "${BERT_BATCH:-32}" "mobilenet_v2:$shared/weights/mobilenet_v2_imagenet" "bert:$out/bert-base"
+run_row mobilenet_v2 "${MNV2_ITEMS:-256}" "${MNV2_BATCH:-32}" "mobilenet_v2:$shared/weights/mobilenet_v2_imagenet" "$glove" \
+  "${MNV2_MORE_BATCHES-8}" jit_frozen_bf16_channels_last
+run_row vit "${VIT_ITEMS:-32}" "${VIT_BATCH:-16}" "vit:$out/vit-base" "$glove" "" jit_frozen_bf16,int8_dynamic
+run_row bert "${BERT_ITEMS:-128}" "${BERT_BATCH:-32}" "mobilenet_v2:$shared/weights/mobilenet_v2_imagenet" \
+  "bert:$out/bert-base" "" "nested_encoder_bf16,int8_dynamic+length_sorted"
 
 "$python" "$root/bench/compare_report.py" "$out" | tee "$out/report.md"

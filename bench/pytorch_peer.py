@@ -424,6 +424,14 @@ def bert_variants():
     ]
 
 
+def selected(variants, args):
+    """The variants --variants names (all without it)."""
+    if not args.variants:
+        return variants
+    wanted = set(args.variants.split(","))
+    return [v for v in variants if v.name in wanted]
+
+
 # --------------------------------------------------------------------------------------------- timing
 
 
@@ -499,7 +507,7 @@ def image_row(name, model, weights, paths, args):
         row["not_included"] = ("channels-last variants (the only convolution is the patch embedding); "
                                "nested tensors (no padding in ViT)")
     recorder = VariantRecorder(row, name)
-    for variant in image_variants(cnn):
+    for variant in selected(image_variants(cnn), args):
         def measure(variant=variant):
             inputs = [normalise(u8, variant.dtype, variant.channels_last) for u8 in decoded]
             fn = variant.build(model, (inputs[0],))
@@ -568,7 +576,7 @@ def bert_row(model, tokenizer, intros, all_intros, args):
         "variants": {},
     }
     recorder = VariantRecorder(row, "bert")
-    for variant in bert_variants():
+    for variant in selected(bert_variants(), args):
         def measure(variant=variant):
             fn = variant.build(model, pad(file_order[0]))
 
@@ -635,6 +643,8 @@ def main():
     parser.add_argument("--vocab", default=os.path.join(SHARED, "vocab", "bert-base-uncased-vocab.txt"))
     parser.add_argument("--seed", type=int, default=0, help="seed of the ViT/BERT random weights")
     parser.add_argument("--json", help="also write the result to this file")
+    parser.add_argument("--variants", help="comma-separated subset of variants to time (default: all); deviations are then "
+                        "measured against the first of them")
     args = parser.parse_args()
     rows = [r.strip() for r in args.rows.split(",") if r.strip()]
     unknown = set(rows) - set(DEFAULT_LIMITS)

@@ -87,6 +87,9 @@ fi
 mkdir -p "$log_dir"
 unset TSAN_OPTIONS
 common="print_stacktrace=1:symbolize=1:log_path=$log_dir/report:log_exe_name=1"
+# The CPU block cache (src/core/cpu_block_cache.hpp) hands freed tensor memory to the next tensor, which would
+# hide a use after free of a large tensor from ASan; every tensor gets its own allocation here.
+export CLIPMATCH_CPU_CACHE_MB=0
 case "$mode" in
   asan)
     export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1:detect_odr_violation=2:$common"
