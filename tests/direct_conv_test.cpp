@@ -85,6 +85,8 @@ TEST_CASE("direct_conv: shapes it has no kernel for are handed back", "[direct_c
   CHECK_FALSE(conv(torch::randn({1, 4, 8, 8}), ConvActivation::Relu, {}).defined());
   DirectConv square(w, torch::zeros({8}), {1, 1}, {1, 1}, 1);
   CHECK_FALSE(square(torch::randn({1, 4, 8, 8}, torch::kFloat64), ConvActivation::Relu, {}).defined());
+  // A residual of the wrong shape is never handed to oneDNN, which would read past it.
+  CHECK_FALSE(square(torch::randn({1, 4, 8, 8}), ConvActivation::Relu, torch::zeros({1, 8, 4, 4})).defined());
 }
 
 TEST_CASE("core_streams: micro-batches on per-core streams equal one pass, in order and precision", "[direct_conv]") {

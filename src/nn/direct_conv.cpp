@@ -129,12 +129,17 @@ torch::Tensor DirectConv::operator()(const torch::Tensor& x, ConvActivation acti
   const auto input = x.contiguous(at::MemoryFormat::ChannelsLast);
   const auto p = impl_->primitive(input, activation, residual.defined());
   if (!p) return {};
+  // oneDNN would read a residual of another shape out of bounds: such a call takes LibTorch's path, which
+  // reports the mismatch.
+  if (residual.defined() &&
+      residual.sizes() != torch::IntArrayRef({input.size(0), impl_->weight.size(0), p->out_h, p->out_w})) {
+    return {};
+  }
   const auto options = input.options().memory_format(at::MemoryFormat::ChannelsLast);
   torch::Tensor out;
   if (residual.defined()) {
-    const bool in_place = residual.scalar_type() == input.scalar_type() &&
-                          residual.is_contiguous(at::MemoryFormat::ChannelsLast) &&
-                          residual.sizes() == torch::IntArrayRef({input.size(0), impl_->weight.size(0), p->out_h, p->out_w});
+    const bool in_place =
+        residual.scalar_type() == input.scalar_type() && residual.is_contiguous(at::MemoryFormat::ChannelsLast);
     out = in_place ? residual : residual.to(input.scalar_type()).contiguous(at::MemoryFormat::ChannelsLast);
   } else {
     out = torch::empty({input.size(0), impl_->weight.size(0), p->out_h, p->out_w}, options);
