@@ -47,6 +47,7 @@ TEST_CASE("attention masks hide what they should", "[attention]") {
 TEST_CASE("attention masks have the documented shapes and values", "[attention]") {
   const torch::Tensor mask = nn::padding_to_additive_mask(torch::tensor({1, 0}).view({1, 2}), torch::kFloat);
   CHECK(mask.sizes() == torch::IntArrayRef({1, 1, 1, 2}));
+  CHECK_FALSE(nn::padding_to_additive_mask(torch::Tensor(), torch::kFloat).defined());  // no padding, no mask
   CHECK(mask[0][0][0][0].item<float>() == 0.0f);
   CHECK(mask[0][0][0][1].item<float>() == std::numeric_limits<float>::lowest());
   const torch::Tensor causal = nn::causal_additive_mask(3, torch::kFloat, torch::kCPU);

@@ -1,4 +1,5 @@
 #include "nn/direct_conv.hpp"
+#include "nn/mobilenet_v2.hpp"
 #include "nn/core_streams.hpp"
 #include "core/compute_threads.hpp"
 #include "core/precision.hpp"
@@ -121,4 +122,23 @@ TEST_CASE("compute_threads: a thread's OpenMP team size is its own and comes bac
     CHECK(at::get_num_threads() == 1);
   }
   CHECK(at::get_num_threads() == before);
+}
+
+TEST_CASE("fused CNN paths never write into the caller's tensor even when it is already in their form",
+          "[direct_conv]") {
+  // The fused paths reuse a block's input buffer for its residual sum; an input that is already channels-last
+  // float32 must still come back untouched.
+  torch::manual_seed(6);
+  clipmatch::nn::MobileNetV2 mobilenet(clipmatch::nn::MobileNetV2Config::tiny());
+  mobilenet->eval();
+  torch::NoGradGuard no_grad;
+  const auto pixels = torch::randn({2, 3, 64, 64});
+  for (std::int64_t k = 1; k < mobilenet->num_blocks(); ++k) {
+    INFO("top_k " << k);
+    const auto lower = mobilenet->forward_lower(pixels, k).contiguous(at::MemoryFormat::ChannelsLast);
+    const auto before = lower.clone();
+    const auto upper = mobilenet->forward_upper(lower, k);
+    CHECK(torch::equal(lower, before));
+    CHECK(torch::allclose(upper, mobilenet->forward_upper(before, k)));
+  }
 }

@@ -35,6 +35,7 @@ torch::Tensor combined_mask(const torch::Tensor& additive_mask, bool causal, std
 }  // namespace
 
 torch::Tensor padding_to_additive_mask(const torch::Tensor& attention_mask, torch::ScalarType dtype) {
+  if (!attention_mask.defined()) return {};
   const torch::Tensor hidden = attention_mask.eq(0).unsqueeze(1).unsqueeze(2);
   return torch::zeros(hidden.sizes(), torch::TensorOptions().dtype(dtype).device(attention_mask.device()))
       .masked_fill(hidden, lowest_of(dtype));

@@ -25,7 +25,7 @@ bool fused_attention_available();
 
 /// int/bool [B, L] (1 = real token, 0 = padding) → additive float [B, 1, 1, L] of `dtype`: 0 on real tokens,
 /// the dtype's lowest value on padding (not -inf, so a row with every key hidden stays finite, as in
-/// Hugging Face).
+/// Hugging Face). An undefined `attention_mask` (no padding) gives an undefined mask.
 torch::Tensor padding_to_additive_mask(const torch::Tensor& attention_mask, torch::ScalarType dtype);
 
 /// Additive [L, L] mask hiding future positions (lowest value above the diagonal).

@@ -75,8 +75,7 @@ torch::Tensor BertEncoderImpl::pool(const torch::Tensor& hidden) {
 BertEncoderImpl::Outputs BertEncoderImpl::forward_all(const torch::Tensor& ids, const torch::Tensor& attention_mask,
                                                       const torch::Tensor& token_type_ids) {
   torch::Tensor x = embed(ids, token_type_ids);
-  const torch::Tensor mask =
-      attention_mask.defined() ? padding_to_additive_mask(attention_mask, x.scalar_type()) : torch::Tensor();
+  const torch::Tensor mask = padding_to_additive_mask(attention_mask, x.scalar_type());
   x = encoder_(x, mask, /*causal=*/false);
   Outputs outputs;
   outputs.last_hidden_state = x;
@@ -87,9 +86,7 @@ BertEncoderImpl::Outputs BertEncoderImpl::forward_all(const torch::Tensor& ids, 
 torch::Tensor BertEncoderImpl::forward(const text::TokenBatch& batch) {
   // Pooling reads token 0 only, which lets reduced-precision inference skip the other rows of the last block.
   const torch::Tensor x = embed(batch.ids, torch::Tensor());
-  const torch::Tensor mask = batch.attention_mask.defined()
-                                 ? padding_to_additive_mask(batch.attention_mask, x.scalar_type())
-                                 : torch::Tensor();
+  const torch::Tensor mask = padding_to_additive_mask(batch.attention_mask, x.scalar_type());
   return pool(encoder_->forward_range(x, mask, /*causal=*/false, 0, num_blocks(), /*first_token_only=*/true));
 }
 
@@ -97,9 +94,7 @@ torch::Tensor BertEncoderImpl::forward_lower(const text::TokenBatch& batch, std:
   check_split(top_k, "BERT");
   if (top_k == 0) return TextEncoderImpl::forward_lower(batch, 0);
   const torch::Tensor x = embed(batch.ids, torch::Tensor());
-  const torch::Tensor mask = batch.attention_mask.defined()
-                                 ? padding_to_additive_mask(batch.attention_mask, x.scalar_type())
-                                 : torch::Tensor();
+  const torch::Tensor mask = padding_to_additive_mask(batch.attention_mask, x.scalar_type());
   return encoder_->forward_range(x, mask, /*causal=*/false, 0, num_blocks() - top_k).contiguous();
 }
 
@@ -108,8 +103,7 @@ torch::Tensor BertEncoderImpl::forward_upper(const torch::Tensor& lower, const t
   check_split(top_k, "BERT");
   if (top_k == 0) return lower;
   check_split_hidden(lower, attention_mask, config_.hidden_size, "BERT");
-  const torch::Tensor mask =
-      attention_mask.defined() ? padding_to_additive_mask(attention_mask, lower.scalar_type()) : torch::Tensor();
+  const torch::Tensor mask = padding_to_additive_mask(attention_mask, lower.scalar_type());
   return pool(encoder_->forward_range(lower, mask, /*causal=*/false, num_blocks() - top_k, num_blocks(),
                                       /*first_token_only=*/true));
 }

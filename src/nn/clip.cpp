@@ -179,8 +179,7 @@ torch::Tensor last_valid_positions(const torch::Tensor& attention_mask, std::int
 ClipTextEncoderImpl::Outputs ClipTextEncoderImpl::forward_all(const torch::Tensor& ids,
                                                               const torch::Tensor& attention_mask) {
   torch::Tensor x = embed(ids);
-  const torch::Tensor mask =
-      attention_mask.defined() ? padding_to_additive_mask(attention_mask, x.scalar_type()) : torch::Tensor();
+  const torch::Tensor mask = padding_to_additive_mask(attention_mask, x.scalar_type());
   x = final_norm_(encoder_(x, mask, /*causal=*/true));
   const torch::Tensor eos_position = eos_positions(ids, config_.eos_token_id);
   Outputs outputs;
@@ -210,9 +209,7 @@ torch::Tensor ClipTextEncoderImpl::forward_lower(const text::TokenBatch& batch, 
          "{}, its last valid position is {}",
          config_.eos_token_id, row, eos[row].item<std::int64_t>(), last[row].item<std::int64_t>());
   }
-  const torch::Tensor mask = batch.attention_mask.defined()
-                                 ? padding_to_additive_mask(batch.attention_mask, x.scalar_type())
-                                 : torch::Tensor();
+  const torch::Tensor mask = padding_to_additive_mask(batch.attention_mask, x.scalar_type());
   return encoder_->forward_range(x, mask, /*causal=*/true, 0, num_blocks() - top_k).contiguous();
 }
 
@@ -221,8 +218,7 @@ torch::Tensor ClipTextEncoderImpl::forward_upper(const torch::Tensor& lower, con
   check_split(top_k, "CLIP text");
   if (top_k == 0) return lower;
   check_split_hidden(lower, attention_mask, config_.hidden_size, "CLIP text");
-  const torch::Tensor mask =
-      attention_mask.defined() ? padding_to_additive_mask(attention_mask, lower.scalar_type()) : torch::Tensor();
+  const torch::Tensor mask = padding_to_additive_mask(attention_mask, lower.scalar_type());
   const torch::Tensor x = final_norm_(
       encoder_->forward_range(lower, mask, /*causal=*/true, num_blocks() - top_k, num_blocks()));
   const torch::Tensor last = last_valid_positions(attention_mask, x.size(0), x.size(1), x.device());

@@ -129,12 +129,10 @@ torch::Tensor DirectConv::operator()(const torch::Tensor& x, ConvActivation acti
   const auto input = x.contiguous(at::MemoryFormat::ChannelsLast);
   const auto p = impl_->primitive(input, activation, residual.defined());
   if (!p) return {};
+  const std::vector<std::int64_t> out_size{input.size(0), impl_->weight.size(0), p->out_h, p->out_w};
   // oneDNN would read a residual of another shape out of bounds: such a call takes LibTorch's path, which
   // reports the mismatch.
-  if (residual.defined() &&
-      residual.sizes() != torch::IntArrayRef({input.size(0), impl_->weight.size(0), p->out_h, p->out_w})) {
-    return {};
-  }
+  if (residual.defined() && residual.sizes() != torch::IntArrayRef(out_size)) return {};
   const auto options = input.options().memory_format(at::MemoryFormat::ChannelsLast);
   torch::Tensor out;
   if (residual.defined()) {
@@ -142,7 +140,7 @@ torch::Tensor DirectConv::operator()(const torch::Tensor& x, ConvActivation acti
         residual.scalar_type() == input.scalar_type() && residual.is_contiguous(at::MemoryFormat::ChannelsLast);
     out = in_place ? residual : residual.to(input.scalar_type()).contiguous(at::MemoryFormat::ChannelsLast);
   } else {
-    out = torch::empty({input.size(0), impl_->weight.size(0), p->out_h, p->out_w}, options);
+    out = torch::empty(out_size, options);
   }
   const auto scratchpad = torch::empty({static_cast<std::int64_t>(p->scratchpad.get_size())}, torch::kUInt8);
   const auto& engine = cpu_engine();

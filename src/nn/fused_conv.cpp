@@ -47,7 +47,8 @@ torch::Tensor FusedConv::run(const torch::Tensor& x, ConvActivation activation, 
 
 torch::Tensor to_fused_input(const torch::Tensor& x) {
   const auto dtype = current_precision() == Precision::Bf16 ? torch::kBFloat16 : torch::kFloat32;
-  return x.to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
+  const auto converted = x.to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
+  return converted.is_alias_of(x) ? converted.clone(at::MemoryFormat::ChannelsLast) : converted;
 }
 
 bool can_use_fused_path(const torch::nn::Module& module) {

@@ -54,7 +54,9 @@ bool can_use_fused_path(const torch::nn::Module& module, const std::vector<const
                         const torch::Tensor& input);
 
 /// The dtype a fused path computes in for the calling thread's precision: bfloat16 under Precision::Bf16,
-/// float32 otherwise (int8 applies to Linear layers only). Converts channels-last.
+/// float32 otherwise (int8 applies to Linear layers only). Converts channels-last. The result is always a new
+/// tensor (a copy where x already had that form), so a fused path may reuse its buffer for a residual sum without
+/// writing into the caller's tensor.
 torch::Tensor to_fused_input(const torch::Tensor& x);
 
 /// Remembers which parameter/buffer versions a fused copy was built from.

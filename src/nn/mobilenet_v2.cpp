@@ -169,7 +169,6 @@ void MobileNetV2Impl::build_fused() {
 
 torch::Tensor MobileNetV2Impl::features_fused(torch::Tensor x, std::int64_t begin, std::int64_t end) {
   ensure_fused();
-  const torch::Tensor input = x;
   x = to_fused_input(x);
   for (std::int64_t b = begin; b < end; ++b) {
     const FusedBlock& block = fused_blocks_[static_cast<std::size_t>(b)];
@@ -177,10 +176,8 @@ torch::Tensor MobileNetV2Impl::features_fused(torch::Tensor x, std::int64_t begi
     for (std::size_t i = 0; i < block.convs.size(); ++i) {
       const bool last = i + 1 == block.convs.size();
       const auto activation = block.linear_last && last ? ConvActivation::None : ConvActivation::Relu6;
-      // The residual's buffer becomes the block's output, so the caller's own tensor is copied first.
-      torch::Tensor residual;
-      if (last && block.use_residual) residual = x.is_alias_of(input) ? x.clone() : x;
-      y = block.convs[i].run(y, activation, residual);
+      // The block's input becomes its output buffer: it is the fused path's own (to_fused_input).
+      y = block.convs[i].run(y, activation, last && block.use_residual ? x : torch::Tensor());
     }
     x = std::move(y);
   }

@@ -217,12 +217,11 @@ torch::Tensor ResNetImpl::stem_fused(const torch::Tensor& x) {
 
 torch::Tensor ResNetImpl::stages_fused(torch::Tensor x, std::int64_t begin, std::int64_t end) {
   ensure_fused();
-  const torch::Tensor input = x;
   x = to_fused_input(x);
   for (std::int64_t i = begin; i < end; ++i) {
     for (const auto& block : fused_stages_[static_cast<std::size_t>(i)]) {
-      // The identity's buffer becomes the block's output, so the caller's own tensor is copied first.
-      torch::Tensor identity = block.has_downsample ? block.downsample(x) : (x.is_alias_of(input) ? x.clone() : x);
+      // The identity becomes the block's output buffer: the fused path's own tensor (to_fused_input).
+      const torch::Tensor identity = block.has_downsample ? block.downsample(x) : x;
       torch::Tensor y = block.conv1.run(x, ConvActivation::Relu);
       if (block.has_conv3) {
         y = block.conv2.run(y, ConvActivation::Relu);
