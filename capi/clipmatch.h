@@ -79,7 +79,7 @@ typedef enum clipmatch_schedule {
 typedef enum clipmatch_precision {
   CLIPMATCH_PRECISION_FP32 = 0, /* float32 throughout, the default */
   CLIPMATCH_PRECISION_BF16 = 1, /* bfloat16 encoders (CPUs with AVX512-BF16 or AMX, and CUDA) */
-  CLIPMATCH_PRECISION_INT8 = 2  /* int8 transformer Linear layers, bf16 attention (CPU only) */
+  CLIPMATCH_PRECISION_INT8 = 2  /* int8 transformer Linear layers, bf16 attention, int8 MobileNetV2 convolutions (CPU only) */
 } clipmatch_precision;
 typedef enum clipmatch_log_level {
   CLIPMATCH_LOG_DEBUG = 0,

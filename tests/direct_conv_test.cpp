@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,22 @@ torch::Tensor reference(const torch::Tensor& x, const torch::Tensor& w, const to
   return y;
 }
 
+// MobileNetV2's kinds of convolution: the stem, a pointwise expansion, a strided depthwise, a projection.
+const std::vector<Shape> kMobileNetShapes = {{3, 16, 3, 2, 1, 33}, {16, 96, 1, 1, 1, 28}, {96, 96, 3, 2, 96, 28},
+                                             {96, 24, 1, 1, 1, 14}};
+
+/// Random weights and bias of shape s, and the DirectConv holding them.
+struct RandomConv {
+  explicit RandomConv(const Shape& s)
+      : weight(torch::randn({s.out, s.in / s.groups, s.kernel, s.kernel}) * 0.3),
+        bias(torch::randn({s.out})),
+        conv(weight, bias, {s.stride, s.stride}, {(s.kernel - 1) / 2, (s.kernel - 1) / 2}, s.groups),
+        out_size((s.size + 2 * ((s.kernel - 1) / 2) - s.kernel) / s.stride + 1) {}
+  torch::Tensor weight, bias;
+  DirectConv conv;
+  std::int64_t out_size;
+};
+
 }  // namespace
 
 TEST_CASE("direct_conv: fused activation and residual equal conv2d + add + clamp", "[direct_conv]") {
@@ -37,15 +54,10 @@ TEST_CASE("direct_conv: fused activation and residual equal conv2d + add + clamp
   }
   torch::manual_seed(3);
   torch::NoGradGuard no_grad;
-  // MobileNetV2's kinds of convolution: the stem, a pointwise expansion, a strided depthwise, a projection.
-  const std::vector<Shape> shapes = {{3, 16, 3, 2, 1, 33}, {16, 96, 1, 1, 1, 28}, {96, 96, 3, 2, 96, 28},
-                                     {96, 24, 1, 1, 1, 14}};
-  for (const auto& s : shapes) {
-    const auto w = torch::randn({s.out, s.in / s.groups, s.kernel, s.kernel}) * 0.3;
-    const auto b = torch::randn({s.out});
-    DirectConv conv(w, b, {s.stride, s.stride}, {(s.kernel - 1) / 2, (s.kernel - 1) / 2}, s.groups);
+  for (const auto& s : kMobileNetShapes) {
+    const RandomConv random(s);
+    const auto& [w, b, conv, out_size] = random;
     const auto x = torch::randn({3, s.in, s.size, s.size});
-    const auto out_size = (s.size + 2 * ((s.kernel - 1) / 2) - s.kernel) / s.stride + 1;
     for (const auto activation : {ConvActivation::None, ConvActivation::Relu, ConvActivation::Relu6}) {
       for (const bool with_residual : {false, true}) {
         INFO("in " << s.in << " out " << s.out << " kernel " << s.kernel << " stride " << s.stride << " groups "
@@ -78,6 +90,87 @@ TEST_CASE("direct_conv: fused activation and residual equal conv2d + add + clamp
       }
     }
   }
+}
+
+TEST_CASE("direct_conv: int8 convolutions equal the float convolution of their quantised operands", "[direct_conv]") {
+  using clipmatch::nn::QuantizedOutput;
+  using clipmatch::nn::QuantizedTensor;
+  if (!DirectConv::available()) {
+    WARN("this build has no oneDNN (libdnnl-dev): no int8 convolutions");
+    return;
+  }
+  torch::manual_seed(4);
+  torch::NoGradGuard no_grad;
+  for (const auto& s : kMobileNetShapes) {
+    const RandomConv random(s);
+    const auto& [w, b, conv, out_size] = random;
+    // The weights as the int8 path holds them: symmetric int8 per output channel.
+    const auto w_scale = w.flatten(1).abs().amax(1).div(127.0).view({-1, 1, 1, 1});
+    const auto w_int8 = (w / w_scale).round() * w_scale;
+
+    // A signed float input quantised per tensor, and a uint8 one as a ReLU6 leaves it.
+    const auto x = torch::randn({2, s.in, s.size, s.size}).contiguous(at::MemoryFormat::ChannelsLast) * 2.5;
+    const QuantizedTensor signed_input = clipmatch::nn::quantize_int8(x);
+    REQUIRE(signed_input.values.scalar_type() == torch::kInt8);
+    const double amax = x.abs().max().item<double>();
+    CHECK(signed_input.scale >= amax / 127.0);
+    CHECK(signed_input.scale < 1.19 * amax / 127.0);  // a quarter octave at most
+    CHECK((clipmatch::nn::dequantize(signed_input) - x).abs().max().item<double>() <= 0.5001 * signed_input.scale);
+    const QuantizedTensor unsigned_input{
+        torch::randint(0, 256, {2, s.in, s.size, s.size}, torch::kUInt8).contiguous(at::MemoryFormat::ChannelsLast),
+        clipmatch::nn::kRelu6Uint8Scale};
+
+    for (const auto& input : {signed_input, unsigned_input}) {
+      const auto real = clipmatch::nn::dequantize(input);
+      for (const bool with_residual : {false, true}) {
+        INFO("in " << s.in << " out " << s.out << " kernel " << s.kernel << " groups " << s.groups << " input "
+                   << (input.values.scalar_type() == torch::kInt8 ? "int8" : "uint8") << " residual " << with_residual);
+        const auto residual = with_residual ? torch::randn({2, s.out, out_size, out_size}) : torch::Tensor();
+        const auto expected = reference(real, w_int8, b, s, ConvActivation::None, residual);
+        torch::Tensor buffer;
+        if (with_residual) buffer = residual.contiguous(at::MemoryFormat::ChannelsLast);
+        const auto f32 = conv.quantized(input, ConvActivation::None, QuantizedOutput::Float32, buffer);
+        REQUIRE(f32.defined());
+        CHECK(f32.scalar_type() == torch::kFloat32);
+        CHECK((f32 - expected).abs().max().item<double>() < 1e-4 * (1.0 + expected.abs().max().item<double>()));
+        if (with_residual) CHECK(f32.data_ptr() == buffer.data_ptr());
+      }
+      // ReLU6 into uint8 steps of 6/255: off by at most half a step (plus float rounding).
+      const auto expected = reference(real, w_int8, b, s, ConvActivation::Relu6, {});
+      const auto u8 = conv.quantized(input, ConvActivation::Relu6, QuantizedOutput::Uint8Relu6, {});
+      REQUIRE(u8.defined());
+      CHECK(u8.scalar_type() == torch::kUInt8);
+      const auto step = static_cast<double>(clipmatch::nn::kRelu6Uint8Scale);
+      CHECK((u8.to(torch::kFloat32) * step - expected).abs().max().item<double>() <= 0.51 * step);
+    }
+  }
+}
+
+TEST_CASE("direct_conv: int8 requests it cannot serve and inputs it cannot quantise are handed back", "[direct_conv]") {
+  using clipmatch::nn::QuantizedOutput;
+  using clipmatch::nn::QuantizedTensor;
+  // NaN and infinity stay in float, where they propagate as they would in fp32.
+  auto x = torch::randn({1, 4, 8, 8});
+  x[0][1][2][3] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_FALSE(clipmatch::nn::quantize_int8(x).values.defined());
+  x[0][1][2][3] = std::numeric_limits<float>::infinity();
+  CHECK_FALSE(clipmatch::nn::quantize_int8(x).values.defined());
+  const auto zeros = clipmatch::nn::quantize_int8(torch::zeros({1, 4, 8, 8}));
+  REQUIRE(zeros.values.defined());
+  CHECK(zeros.scale > 0.0f);
+  CHECK(zeros.values.abs().max().item<int>() == 0);
+  if (!DirectConv::available()) return;
+  DirectConv conv(torch::randn({8, 4, 3, 3}), torch::zeros({8}), {1, 1}, {1, 1}, 1);
+  const auto q = clipmatch::nn::quantize_int8(torch::randn({1, 4, 8, 8}));
+  // uint8 output exists for a ReLU6 only (a linear output is signed) and never with a residual sum.
+  CHECK_FALSE(conv.quantized(q, ConvActivation::None, QuantizedOutput::Uint8Relu6, {}).defined());
+  CHECK_FALSE(
+      conv.quantized(q, ConvActivation::Relu6, QuantizedOutput::Uint8Relu6, torch::zeros({1, 8, 8, 8})).defined());
+  CHECK_FALSE(conv.quantized(QuantizedTensor{torch::randn({1, 4, 8, 8}), 1.0f}, ConvActivation::Relu6,
+                             QuantizedOutput::Float32, {})
+                  .defined());
+  CHECK_FALSE(conv.quantized(q, ConvActivation::None, QuantizedOutput::Float32, torch::zeros({1, 8, 4, 4})).defined());
+  CHECK(conv.quantized(q, ConvActivation::None, QuantizedOutput::Float32, {}).defined());
 }
 
 TEST_CASE("direct_conv: shapes it has no kernel for are handed back", "[direct_conv]") {

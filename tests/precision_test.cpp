@@ -10,6 +10,7 @@
 #include "nn/transformer_factory.hpp"
 
 #include <clipmatch/error.hpp>
+#include <clipmatch/image.hpp>
 #include <clipmatch/model.hpp>
 #include <clipmatch/names.hpp>
 
@@ -21,16 +22,20 @@ using clipmatch::test::TempDir;
 
 namespace {
 
-/// Features of `encode` in each precision; checks every row's cosine to fp32 against the bound of its precision,
-/// and that the reduced path really ran (its result differs from fp32).
-void check_precisions(const std::string& what, const std::function<torch::Tensor()>& encode) {
+/// Features of `encode` in each of `precisions`; checks every row's cosine to fp32 against the bound of its
+/// precision, and that the reduced path really ran (its result differs from fp32) unless int8 leaves this encoder
+/// in fp32 (`int8_applies` false).
+void check_precisions(const std::string& what, const std::function<torch::Tensor()>& encode,
+                      const std::vector<Precision>& precisions = {Precision::Bf16, Precision::Int8},
+                      bool int8_applies = true) {
   torch::NoGradGuard no_grad;
   torch::Tensor reference;
   {
     PrecisionScope scope(Precision::Fp32, false);
     reference = encode().to(torch::kFloat32).flatten(1);
   }
-  for (const auto& [precision, bound] : {std::pair{Precision::Bf16, 0.999}, std::pair{Precision::Int8, 0.99}}) {
+  for (const auto precision : precisions) {
+    const double bound = precision == Precision::Int8 ? 0.99 : 0.999;
     PrecisionScope scope(precision, false);
     const torch::Tensor reduced = encode();
     INFO(what << " in " << to_name(precision));
@@ -39,9 +44,7 @@ void check_precisions(const std::string& what, const std::function<torch::Tensor
     const torch::Tensor cosine = torch::cosine_similarity(reduced.flatten(1), reference, 1);
     INFO("lowest cosine " << cosine.min().item<double>());
     CHECK(cosine.min().item<double>() >= bound);
-    if (precision == Precision::Bf16 || what.find("conv") == std::string::npos) {
-      CHECK_FALSE(torch::equal(reduced, reference));
-    }
+    if (precision != Precision::Int8 || int8_applies) CHECK_FALSE(torch::equal(reduced, reference));
   }
 }
 
@@ -110,8 +113,10 @@ TEST_CASE("bf16 convolutional encoders stay within cosine 0.999 of fp32 on the t
   model->eval();
   torch::manual_seed(5);
   const torch::Tensor pixels = torch::randn({4, 3, 64, 64});
-  // int8 applies to Linear layers only: a CNN computes in fp32 there, so its result equals fp32's.
-  check_precisions("conv ResNet", [&] { return model->forward(pixels); });
+  // int8 applies to Linear layers and MobileNetV2's convolutions: ResNet computes in fp32 there, so its result
+  // equals fp32's.
+  check_precisions("ResNet", [&] { return model->forward(pixels); }, {Precision::Bf16, Precision::Int8},
+                   /*int8_applies=*/false);
   torch::NoGradGuard no_grad;
   torch::Tensor fp32, int8;
   {
@@ -121,6 +126,41 @@ TEST_CASE("bf16 convolutional encoders stay within cosine 0.999 of fp32 on the t
   {
     PrecisionScope scope(Precision::Int8, false);
     int8 = model->forward(pixels);
+  }
+  CHECK(torch::equal(fp32, int8));
+}
+
+TEST_CASE("int8 MobileNetV2 stays within cosine 0.99 of fp32 on real posters and classifies the sample photos alike",
+          "[precision][conv][weights]") {
+  const auto folder = test::shared_path("weights/mobilenet_v2_imagenet", "CLIPMATCH_MOBILENET_V2");
+  CLIPMATCH_REQUIRE_SHARED(folder, "MobileNetV2 ImageNet weights");
+  const auto posters = test::shared_path("data/ml100k-tmdb/posters");
+  CLIPMATCH_REQUIRE_SHARED(posters, "data/ml100k-tmdb/posters");
+  auto model = nn::load_mobilenet_v2(folder->string());
+  model->eval();
+  const auto pp = ImagePreprocess::mobilenet_v2_tf();
+  std::vector<torch::Tensor> images;
+  auto add = [&](const std::string& path) {
+    auto chw = preprocess(decode_image_file(path), pp);
+    images.push_back(torch::from_blob(chw.data(), {3, pp.size, pp.size}, torch::kFloat32).clone());
+  };
+  for (const char* sample : {"sample_dog.jpg", "sample_eagle.jpg", "sample_person.jpg"}) {
+    add((*folder / sample).string());
+  }
+  for (int id = 1; id <= 37; ++id) add((*posters / fmt::format("{}.jpg", id)).string());
+  const auto batch = torch::stack(images);
+  // Features (pooled, what the poster tower sees) within the bound, and the same ImageNet class for the samples.
+  // (bf16 on real posters reaches cosine 0.9986 at worst, under its fixture bound: see docs/benchmarks.md.)
+  check_precisions("MobileNetV2 features", [&] { return model->forward(batch); }, {Precision::Int8});
+  torch::NoGradGuard no_grad;
+  torch::Tensor fp32, int8;
+  {
+    PrecisionScope scope(Precision::Fp32, false);
+    fp32 = model->logits(batch.slice(0, 0, 3)).argmax(1);
+  }
+  {
+    PrecisionScope scope(Precision::Int8, false);
+    int8 = model->logits(batch.slice(0, 0, 3)).argmax(1);
   }
   CHECK(torch::equal(fp32, int8));
 }

@@ -54,7 +54,8 @@ enum class Device { Auto, Cpu, Cuda };
 ///  - Bf16: transformer and convolutional encoders compute in bfloat16 (fast on CPUs with AVX512-BF16 or
 ///    AMX, and on CUDA; elsewhere correct but emulated).
 ///  - Int8: the Linear layers of transformer encoders use int8 weights (per output channel) and dynamically
-///    quantised int8 inputs; attention runs in bf16; other encoders compute in fp32. CPU only.
+///    quantised int8 inputs; attention runs in bf16; MobileNetV2's convolutions from block 8 on run on int8
+///    (the earlier ones in bf16); other encoders compute in fp32. CPU only.
 enum class Precision { Fp32, Bf16, Int8 };
 
 /// Which towers an encoder kind can serve.

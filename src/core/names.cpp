@@ -101,7 +101,7 @@ const std::vector<NamedValue<Precision>>& enum_names<Precision>() {
   static const std::vector<NamedValue<Precision>> names{
       {Precision::Fp32, "fp32", "float32 throughout (the parity-tested default)"},
       {Precision::Bf16, "bf16", "bfloat16 encoders (CPUs with AVX512-BF16 or AMX, and CUDA)"},
-      {Precision::Int8, "int8", "int8 transformer Linear layers with bf16 attention (CPU)"}};
+      {Precision::Int8, "int8", "int8 transformer Linear layers with bf16 attention, int8 MobileNetV2 convolutions (CPU)"}};
   return names;
 }
 

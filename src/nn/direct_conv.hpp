@@ -7,6 +7,13 @@
 // registers. The weights are reordered once per input shape, and in bf16 the bias stays fp32: rounding the
 // BatchNorm-folded biases to bf16 was what kept MobileNetV2's bf16 features under cosine 0.999 of fp32.
 //
+// int8 (Precision::Int8): the same convolutions on uint8/int8 activations and per-output-channel int8 weights,
+// with VNNI where the CPU has it (MobileNetV2 on one core: 3.3-3.9 ms per image against 4.7-6.4 in bf16). After a
+// ReLU6 an activation lies in [0, 6], so uint8 at scale 6/255 holds it with no calibration; a linear bottleneck
+// is quantised per tensor at run time (quantize_int8). oneDNN 2.6 takes the scales only when it builds a kernel
+// (no run-time scales for convolutions), so those scales are rounded up to a quarter octave: a layer sees a few
+// distinct scales, each compiled once.
+//
 // Built only where LibTorch itself links Debian's oneDNN (libdnnl-dev, the same library), so the process holds
 // one oneDNN; elsewhere `available()` is false and FusedConv uses LibTorch's conv2d.
 #pragma once
@@ -20,6 +27,22 @@
 namespace clipmatch::nn {
 
 enum class ConvActivation { None, Relu, Relu6 };
+
+/// What an int8 convolution writes: float32, or (after a ReLU6 only) uint8 holding round(y / kRelu6Uint8Scale).
+enum class QuantizedOutput { Float32, Uint8Relu6 };
+inline constexpr float kRelu6Uint8Scale = 6.0f / 255.0f;
+
+/// A tensor in int8 form: real value = values * scale; values uint8 or int8, channels-last.
+struct QuantizedTensor {
+  torch::Tensor values;
+  float scale = 0.0f;
+};
+
+/// x (float32) as int8 with one symmetric scale: max |x| rounded up to a quarter octave, over 127. Undefined
+/// values when x holds a NaN or an infinity (the caller keeps computing in float, where they propagate).
+QuantizedTensor quantize_int8(const torch::Tensor& x);
+/// The float32 tensor a quantised one stands for (channels-last).
+torch::Tensor dequantize(const QuantizedTensor& x);
 
 class DirectConv {
  public:
@@ -38,6 +61,13 @@ class DirectConv {
   /// contiguous in x's dtype, so callers pass tensors of their own only. Returns an undefined tensor when
   /// oneDNN has no kernel for this case; the caller then computes it another way.
   torch::Tensor operator()(const torch::Tensor& x, ConvActivation activation, const torch::Tensor& residual) const;
+
+  /// activation(conv(x) + residual) from an int8 input, with the weights quantised per output channel (int8,
+  /// symmetric) on first use. `residual` (may be undefined) is float32 with the output's shape; with
+  /// QuantizedOutput::Float32 its buffer may become the result, as above. Uint8Relu6 needs activation Relu6.
+  /// Returns an undefined tensor when oneDNN has no int8 kernel for this case.
+  torch::Tensor quantized(const QuantizedTensor& x, ConvActivation activation, QuantizedOutput output,
+                          const torch::Tensor& residual) const;
 
  private:
   struct Impl;

@@ -45,6 +45,22 @@ torch::Tensor FusedConv::run(const torch::Tensor& x, ConvActivation activation, 
   return out;
 }
 
+Int8PathActivation FusedConv::run_int8(const Int8PathActivation& x, ConvActivation activation, bool uint8_output,
+                                        const torch::Tensor& residual) const {
+  if (direct) {
+    const QuantizedTensor input = x.quantized.values.defined() ? x.quantized : quantize_int8(x.real);
+    const bool to_uint8 = uint8_output && activation == ConvActivation::Relu6 && !residual.defined();
+    const auto output = to_uint8 ? QuantizedOutput::Uint8Relu6 : QuantizedOutput::Float32;
+    if (input.values.defined()) {
+      if (auto out = direct->quantized(input, activation, output, residual); out.defined()) {
+        if (to_uint8) return {{}, {out, kRelu6Uint8Scale}};
+        return {out, {}};
+      }
+    }
+  }
+  return {run(x.to_float(), activation, residual), {}};
+}
+
 torch::Tensor to_fused_input(const torch::Tensor& x) {
   const auto dtype = current_precision() == Precision::Bf16 ? torch::kBFloat16 : torch::kFloat32;
   const auto converted = x.to(dtype).contiguous(at::MemoryFormat::ChannelsLast);

@@ -18,6 +18,13 @@
 
 namespace clipmatch::nn {
 
+/// An activation on the int8 path: float32 (`real`) or int8 form (`quantized`); exactly one is set.
+struct Int8PathActivation {
+  torch::Tensor real;
+  QuantizedTensor quantized;
+  torch::Tensor to_float() const { return quantized.values.defined() ? dequantize(quantized) : real; }
+};
+
 /// One convolution (+ folded BatchNorm) ready for inference.
 struct FusedConv {
   torch::Tensor weight;  // [out, in/groups, kh, kw], channels-last
@@ -40,6 +47,13 @@ struct FusedConv {
   /// where available, else LibTorch's conv2d followed by in-place add and clamp. `residual` (may be undefined)
   /// must be the caller's own intermediate: its buffer may become the result.
   torch::Tensor run(const torch::Tensor& x, ConvActivation activation, const torch::Tensor& residual = {}) const;
+
+  /// run() for Precision::Int8: a float input is quantised per tensor (quantize_int8), the convolution runs on
+  /// int8, and the result is uint8 when `uint8_output` and the activation is ReLU6 (the next layer's input), else
+  /// float32. `residual` is float32 and the caller's own, as in run(). Where oneDNN has no int8 kernel (or no
+  /// oneDNN is linked) this layer computes in float32 instead.
+  Int8PathActivation run_int8(const Int8PathActivation& x, ConvActivation activation, bool uint8_output,
+                              const torch::Tensor& residual = {}) const;
 };
 
 /// Folds eval-mode `bn` (running statistics) into `conv`: w' = w·γ/√(σ²+ε), b' = β + (b − μ)·γ/√(σ²+ε).
@@ -54,9 +68,9 @@ bool can_use_fused_path(const torch::nn::Module& module, const std::vector<const
                         const torch::Tensor& input);
 
 /// The dtype a fused path computes in for the calling thread's precision: bfloat16 under Precision::Bf16,
-/// float32 otherwise (int8 applies to Linear layers only). Converts channels-last. The result is always a new
-/// tensor (a copy where x already had that form), so a fused path may reuse its buffer for a residual sum without
-/// writing into the caller's tensor.
+/// float32 otherwise (an int8 path quantises per layer: FusedConv::run_int8). Converts channels-last. The result
+/// is always a new tensor (a copy where x already had that form), so a fused path may reuse its buffer for a
+/// residual sum without writing into the caller's tensor.
 torch::Tensor to_fused_input(const torch::Tensor& x);
 
 /// Remembers which parameter/buffer versions a fused copy was built from.

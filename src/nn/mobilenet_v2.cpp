@@ -1,6 +1,7 @@
 #include "nn/mobilenet_v2.hpp"
 
 #include "core/fail.hpp"
+#include "core/precision.hpp"
 #include "nn/core_streams.hpp"
 
 #include <cmath>
@@ -169,6 +170,14 @@ void MobileNetV2Impl::build_fused() {
 
 torch::Tensor MobileNetV2Impl::features_fused(torch::Tensor x, std::int64_t begin, std::int64_t end) {
   ensure_fused();
+  if (current_precision() == Precision::Int8 && DirectConv::available() && x.device().is_cpu()) {
+    const std::int64_t split = std::clamp(kFirstInt8Block, begin, end);
+    if (split > begin) {
+      PrecisionScope bf16(Precision::Bf16, false);
+      x = features_fused(x, begin, split);
+    }
+    return features_int8(to_fused_input(x), split, end);
+  }
   x = to_fused_input(x);
   for (std::int64_t b = begin; b < end; ++b) {
     const FusedBlock& block = fused_blocks_[static_cast<std::size_t>(b)];
@@ -182,6 +191,24 @@ torch::Tensor MobileNetV2Impl::features_fused(torch::Tensor x, std::int64_t begi
     x = std::move(y);
   }
   return x.to(torch::kFloat32);
+}
+
+// Between layers an activation stays uint8 after each ReLU6 and float32 after each linear bottleneck (which feeds
+// the residual sums in float); the last layer of the run writes float32.
+torch::Tensor MobileNetV2Impl::features_int8(const torch::Tensor& x, std::int64_t begin, std::int64_t end) {
+  Int8PathActivation activation{x, {}};
+  for (std::int64_t b = begin; b < end; ++b) {
+    const FusedBlock& block = fused_blocks_[static_cast<std::size_t>(b)];
+    const torch::Tensor block_input = block.use_residual ? activation.to_float() : torch::Tensor();
+    for (std::size_t i = 0; i < block.convs.size(); ++i) {
+      const bool last = i + 1 == block.convs.size();
+      const auto relu = block.linear_last && last ? ConvActivation::None : ConvActivation::Relu6;
+      const bool end_of_run = last && b + 1 == end;
+      activation = block.convs[i].run_int8(activation, relu, /*uint8_output=*/!end_of_run,
+                                           last ? block_input : torch::Tensor());
+    }
+  }
+  return activation.to_float();
 }
 
 bool MobileNetV2Impl::use_fused(std::int64_t begin, std::int64_t end, const torch::Tensor& input) const {
