@@ -1,6 +1,8 @@
 #include "conv_test_support.hpp"
+#include "core/precision.hpp"
 #include "io/checkpoint.hpp"
 #include "nn/conv_factory.hpp"
+#include "nn/direct_conv.hpp"
 #include "test_support.hpp"
 
 #include <clipmatch/error.hpp>
@@ -63,6 +65,45 @@ TEST_CASE("MobileNetV2 from scratch: folded fast path equals the module path, to
   model->forward(x).sum().backward();  // eval mode, but trainable blocks: the module path keeps the graph
   for (const auto& item : model->named_parameters()) {
     if (item.value().requires_grad()) CHECK(item.value().grad().defined());
+  }
+}
+
+TEST_CASE("MobileNetV2 int8 from scratch: split forwards across block 8 and the caller's input stay intact",
+          "[mobilenet_v2][precision]") {
+  if (!nn::DirectConv::int8_available()) {
+    WARN("no int8 convolutions here (no oneDNN, or a CPU without VNNI): int8 leaves MobileNetV2 in fp32");
+    return;
+  }
+  torch::manual_seed(2);
+  nn::MobileNetV2 model(nn::MobileNetV2Config{});  // the full 19 blocks, so int8 really starts at block 8
+  test::perturb_batchnorms(*model);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({4, 3, 64, 64}).contiguous(at::MemoryFormat::ChannelsLast);
+  const auto x_before = x.clone();
+  torch::Tensor fp32, int8;
+  {
+    PrecisionScope scope(Precision::Fp32, false);
+    fp32 = model->forward(x);
+  }
+  PrecisionScope scope(Precision::Int8, false);
+  int8 = model->forward(x);
+  CHECK(torch::equal(x, x_before));
+  REQUIRE(int8.sizes() == fp32.sizes());
+  CHECK_FALSE(torch::equal(int8, fp32));  // the int8 path ran
+  const double lowest = torch::cosine_similarity(int8, fp32, 1).min().item<double>();
+  INFO("int8 against fp32: lowest cosine " << lowest);
+  CHECK(lowest >= 0.99);
+  // Splits before, at and after the first int8 block: the lower part hands over fp32 features, which the upper
+  // part quantises afresh, so the results agree closely rather than exactly.
+  for (const std::int64_t top_k : {15, 11, 5}) {
+    const auto lower = model->forward_lower(x, top_k);
+    CHECK(lower.scalar_type() == torch::kFloat32);
+    const auto lower_before = lower.clone();
+    const auto upper = model->forward_upper(lower, top_k);
+    CHECK(torch::equal(lower, lower_before));
+    INFO("top_k " << top_k);
+    CHECK(torch::cosine_similarity(upper, int8, 1).min().item<double>() >= 0.99);
   }
 }
 

@@ -1,9 +1,9 @@
 #include "model/encoder_stages.hpp"
-
 #include "core/precision.hpp"
 #include "core/progress.hpp"
 #include "io/image_impl.hpp"
 #include "model/batching.hpp"
+#include "nn/direct_conv.hpp"
 
 #include <clipmatch/names.hpp>
 
@@ -46,9 +46,13 @@ std::string text_salt(const Model::Impl& m, std::int64_t top_k) {
 }  // namespace
 
 cache::ContentKey image_stage_key(const Model::Impl& m, std::int64_t top_k) {
-  return cache::hash_module(
-      *m.net->image_encoder,
-      precision_salt(depth_salt("image|" + io::preprocess_to_json(m.image.preprocess).dump(), top_k)));
+  std::string salt = precision_salt(depth_salt("image|" + io::preprocess_to_json(m.image.preprocess).dump(), top_k));
+  // Under int8, MobileNetV2's features depend on whether this CPU runs int8 convolutions (before 2026-11-30 no
+  // CNN did, and those caches carry the bare int8 salt): both kinds stay apart.
+  if (current_precision() == Precision::Int8) {
+    salt += nn::DirectConv::int8_available() ? "|convolutions:int8" : "|convolutions:fp32";
+  }
+  return cache::hash_module(*m.net->image_encoder, salt);
 }
 
 cache::ContentKey text_stage_key(const Model::Impl& m, std::int64_t top_k) {

@@ -8,7 +8,9 @@
 // BatchNorm-folded biases to bf16 was what kept MobileNetV2's bf16 features under cosine 0.999 of fp32.
 //
 // int8 (Precision::Int8): the same convolutions on uint8/int8 activations and per-output-channel int8 weights,
-// with VNNI where the CPU has it (MobileNetV2 on one core: 3.3-3.9 ms per image against 4.7-6.4 in bf16). After a
+// on CPUs with VNNI only (MobileNetV2 on one core: 3.3-3.9 ms per image against 4.7-6.4 in bf16). Without VNNI
+// oneDNN multiplies uint8 by int8 in pairs summed into 16 bits, which saturate (2·255·127 > 32767) on exactly
+// the uint8 activations used here. After a
 // ReLU6 an activation lies in [0, 6], so uint8 at scale 6/255 holds it with no calibration; a linear bottleneck
 // is quantised per tensor at run time (quantize_int8). oneDNN 2.6 takes the scales only when it builds a kernel
 // (no run-time scales for convolutions), so those scales are rounded up to a quarter octave: a layer sees a few
@@ -55,6 +57,10 @@ class DirectConv {
 
   /// True when this build links oneDNN (and the CPU runs it).
   static bool available();
+  /// True when int8 convolutions run here: oneDNN is linked and the CPU has VNNI (see above).
+  static bool int8_available();
+  /// True when the CPU computes bf16 natively (AVX512-BF16 or AMX); elsewhere oneDNN emulates it, slower than fp32.
+  static bool bf16_native();
 
   /// activation(conv(x) + residual) in x's dtype (float32 or bfloat16), channels-last. `residual` (may be
   /// undefined) has the output's shape; its buffer is overwritten with the result when it is channels-last
@@ -65,7 +71,7 @@ class DirectConv {
   /// activation(conv(x) + residual) from an int8 input, with the weights quantised per output channel (int8,
   /// symmetric) on first use. `residual` (may be undefined) is float32 with the output's shape; with
   /// QuantizedOutput::Float32 its buffer may become the result, as above. Uint8Relu6 needs activation Relu6.
-  /// Returns an undefined tensor when oneDNN has no int8 kernel for this case.
+  /// Returns an undefined tensor when oneDNN has no int8 kernel for this case, or !int8_available().
   torch::Tensor quantized(const QuantizedTensor& x, ConvActivation activation, QuantizedOutput output,
                           const torch::Tensor& residual) const;
 

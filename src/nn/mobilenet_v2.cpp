@@ -170,10 +170,10 @@ void MobileNetV2Impl::build_fused() {
 
 torch::Tensor MobileNetV2Impl::features_fused(torch::Tensor x, std::int64_t begin, std::int64_t end) {
   ensure_fused();
-  if (current_precision() == Precision::Int8 && DirectConv::available() && x.device().is_cpu()) {
+  if (current_precision() == Precision::Int8 && DirectConv::int8_available() && x.device().is_cpu()) {
     const std::int64_t split = std::clamp(kFirstInt8Block, begin, end);
     if (split > begin) {
-      PrecisionScope bf16(Precision::Bf16, false);
+      PrecisionScope prefix(DirectConv::bf16_native() ? Precision::Bf16 : Precision::Fp32, false);
       x = features_fused(x, begin, split);
     }
     return features_int8(to_fused_input(x), split, end);

@@ -96,8 +96,9 @@ class MobileNetV2Impl : public ImageEncoderImpl {
   // features_[begin, end) on the plain modules or the folded copies (channels-last in and out).
   torch::Tensor features_modules(torch::Tensor x, std::int64_t begin, std::int64_t end);
   torch::Tensor features_fused(torch::Tensor x, std::int64_t begin, std::int64_t end);
-  /// Under Precision::Int8 the blocks before this one (the stem and the blocks at 112², 56² and 28², with the first
-  /// at 14²) compute in bf16. Measured on all 1,625 posters of ml100k-tmdb against fp32: int8 from block 3 on left
+  /// Under Precision::Int8 (on CPUs with VNNI, DirectConv::int8_available) the blocks before this one (the stem and
+  /// the blocks at 112², 56² and 28², with the first at 14²) compute in bf16, or in fp32 where the CPU has no native
+  /// bf16. Measured on all 1,625 posters of ml100k-tmdb against fp32: int8 from block 3 on left
   /// 9 of them under cosine 0.99 (lowest 0.9845), from block 5 on 1 (0.9897), from block 8 on none (lowest 0.9914,
   /// mean 0.9971); the three encoded posters at the same speed within the machine's noise (bench: 402-462 img/s).
   static constexpr std::int64_t kFirstInt8Block = 8;
