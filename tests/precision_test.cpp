@@ -150,7 +150,7 @@ TEST_CASE("int8 MobileNetV2 stays within cosine 0.99 of fp32 on real posters and
   for (int id = 1; id <= 37; ++id) add((*posters / fmt::format("{}.jpg", id)).string());
   const auto batch = torch::stack(images);
   // Features (pooled, what the poster tower sees) within the bound, and the same ImageNet class for the samples.
-  // (bf16 on real posters reaches cosine 0.9986 at worst, under its fixture bound: see docs/benchmarks.md.)
+  // (bf16 on real posters reaches cosine 0.9949 at worst, under its fixture bound: see docs/benchmarks.md.)
   check_precisions("MobileNetV2 features", [&] { return model->forward(batch); }, {Precision::Int8});
   torch::NoGradGuard no_grad;
   torch::Tensor fp32, int8;
