@@ -54,11 +54,10 @@ struct DirectConv::Impl {
       if (desc == layout) return memory;
     }
     const auto o = weight.size(0), i = weight.size(1), kh = weight.size(2), kw = weight.size(3);
-    const dnnl::memory::desc plain = groups > 1 ? dnnl::memory::desc({groups, o / groups, i, kh, kw}, dt::f32, tag::goihw)
-                                                : dnnl::memory::desc({o, i, kh, kw}, dt::f32, tag::oihw);
-    const bool int8 = layout.data_type() == dt::s8;
-    dnnl::memory source(int8 ? dnnl::memory::desc(plain.dims(), dt::s8, groups > 1 ? tag::goihw : tag::oihw) : plain,
-                        cpu_engine(), int8 ? weight_s8.data_ptr() : weight.data_ptr());
+    const bool int8 = layout.data_type() == dt::s8;  // from weight_s8, else from the float32 weights
+    const dnnl::memory::desc plain(groups > 1 ? dims{groups, o / groups, i, kh, kw} : dims{o, i, kh, kw},
+                                   int8 ? dt::s8 : dt::f32, groups > 1 ? tag::goihw : tag::oihw);
+    dnnl::memory source(plain, cpu_engine(), int8 ? weight_s8.data_ptr() : weight.data_ptr());
     dnnl::memory target(layout, cpu_engine());
     dnnl::stream stream(cpu_engine());
     dnnl::reorder(source, target).execute(stream, source, target);
@@ -147,7 +146,24 @@ struct DirectConv::Impl {
     return p;
   }
 
-  /// Runs primitive p on input (its src layout) into out (its dst layout).
+  /// Runs p on input (its src layout) into a new channels-last tensor of out_type, or, with a residual, into the
+  /// residual's own buffer when it already is channels-last out_type (else into a converted copy). Undefined when
+  /// the residual's shape is not the output's: oneDNN would read past it, so LibTorch's path reports that instead.
+  torch::Tensor run(const Primitive& p, const torch::Tensor& input, torch::ScalarType out_type,
+                    const torch::Tensor& residual) const {
+    const std::vector<std::int64_t> out_size{input.size(0), weight.size(0), p.out_h, p.out_w};
+    torch::Tensor out;
+    if (residual.defined()) {
+      if (residual.sizes() != torch::IntArrayRef(out_size)) return {};
+      const bool in_place = residual.scalar_type() == out_type && residual.is_contiguous(at::MemoryFormat::ChannelsLast);
+      out = in_place ? residual : residual.to(out_type).contiguous(at::MemoryFormat::ChannelsLast);
+    } else {
+      out = torch::empty(out_size, torch::TensorOptions(out_type).memory_format(at::MemoryFormat::ChannelsLast));
+    }
+    execute(p, input, out);
+    return out;
+  }
+
   static void execute(const Primitive& p, const torch::Tensor& input, const torch::Tensor& out) {
     const auto scratchpad = torch::empty({static_cast<std::int64_t>(p.scratchpad.get_size())}, torch::kUInt8);
     const auto& engine = cpu_engine();
@@ -202,22 +218,7 @@ torch::Tensor DirectConv::operator()(const torch::Tensor& x, ConvActivation acti
   }
   const auto input = x.contiguous(at::MemoryFormat::ChannelsLast);
   const auto p = impl_->primitive(input, activation, residual.defined());
-  if (!p) return {};
-  const std::vector<std::int64_t> out_size{input.size(0), impl_->weight.size(0), p->out_h, p->out_w};
-  // oneDNN would read a residual of another shape out of bounds: such a call takes LibTorch's path, which
-  // reports the mismatch.
-  if (residual.defined() && residual.sizes() != torch::IntArrayRef(out_size)) return {};
-  const auto options = input.options().memory_format(at::MemoryFormat::ChannelsLast);
-  torch::Tensor out;
-  if (residual.defined()) {
-    const bool in_place =
-        residual.scalar_type() == input.scalar_type() && residual.is_contiguous(at::MemoryFormat::ChannelsLast);
-    out = in_place ? residual : residual.to(input.scalar_type()).contiguous(at::MemoryFormat::ChannelsLast);
-  } else {
-    out = torch::empty(out_size, options);
-  }
-  Impl::execute(*p, input, out);
-  return out;
+  return p ? impl_->run(*p, input, input.scalar_type(), residual) : torch::Tensor();
 }
 
 torch::Tensor DirectConv::quantized(const QuantizedTensor& x, ConvActivation activation, QuantizedOutput output,
@@ -230,20 +231,8 @@ torch::Tensor DirectConv::quantized(const QuantizedTensor& x, ConvActivation act
   }
   const auto input = values.contiguous(at::MemoryFormat::ChannelsLast);
   const auto p = impl_->primitive(input, activation, residual.defined(), static_cast<int>(output), x.scale);
-  if (!p) return {};
-  const std::vector<std::int64_t> out_size{input.size(0), impl_->weight.size(0), p->out_h, p->out_w};
-  if (residual.defined() && residual.sizes() != torch::IntArrayRef(out_size)) return {};
   const auto out_type = output == QuantizedOutput::Uint8Relu6 ? torch::kUInt8 : torch::kFloat32;
-  torch::Tensor out;
-  if (residual.defined()) {
-    const bool in_place =
-        residual.scalar_type() == torch::kFloat32 && residual.is_contiguous(at::MemoryFormat::ChannelsLast);
-    out = in_place ? residual : residual.to(torch::kFloat32).contiguous(at::MemoryFormat::ChannelsLast);
-  } else {
-    out = torch::empty(out_size, torch::TensorOptions(out_type).memory_format(at::MemoryFormat::ChannelsLast));
-  }
-  Impl::execute(*p, input, out);
-  return out;
+  return p ? impl_->run(*p, input, out_type, residual) : torch::Tensor();
 }
 
 #else  // no oneDNN in this build

@@ -172,11 +172,13 @@ torch::Tensor MobileNetV2Impl::features_fused(torch::Tensor x, std::int64_t begi
   ensure_fused();
   if (current_precision() == Precision::Int8 && DirectConv::int8_available() && x.device().is_cpu()) {
     const std::int64_t split = std::clamp(kFirstInt8Block, begin, end);
-    if (split > begin) {
+    if (split == begin) return features_int8(to_fused_input(x), begin, end);
+    torch::Tensor lower;
+    {
       PrecisionScope prefix(DirectConv::bf16_native() ? Precision::Bf16 : Precision::Fp32, false);
-      x = features_fused(x, begin, split);
+      lower = features_fused(x, begin, split);  // float32 channels-last, and the path's own: no copy needed
     }
-    return features_int8(to_fused_input(x), split, end);
+    return features_int8(lower, split, end);
   }
   x = to_fused_input(x);
   for (std::int64_t b = begin; b < end; ++b) {
@@ -184,9 +186,8 @@ torch::Tensor MobileNetV2Impl::features_fused(torch::Tensor x, std::int64_t begi
     torch::Tensor y = x;
     for (std::size_t i = 0; i < block.convs.size(); ++i) {
       const bool last = i + 1 == block.convs.size();
-      const auto activation = block.linear_last && last ? ConvActivation::None : ConvActivation::Relu6;
       // The block's input becomes its output buffer: it is the fused path's own (to_fused_input).
-      y = block.convs[i].run(y, activation, last && block.use_residual ? x : torch::Tensor());
+      y = block.convs[i].run(y, block.activation(i), last && block.use_residual ? x : torch::Tensor());
     }
     x = std::move(y);
   }
@@ -202,9 +203,8 @@ torch::Tensor MobileNetV2Impl::features_int8(const torch::Tensor& x, std::int64_
     const torch::Tensor block_input = block.use_residual ? activation.to_float() : torch::Tensor();
     for (std::size_t i = 0; i < block.convs.size(); ++i) {
       const bool last = i + 1 == block.convs.size();
-      const auto relu = block.linear_last && last ? ConvActivation::None : ConvActivation::Relu6;
       const bool end_of_run = last && b + 1 == end;
-      activation = block.convs[i].run_int8(activation, relu, /*uint8_output=*/!end_of_run,
+      activation = block.convs[i].run_int8(activation, block.activation(i), /*uint8_output=*/!end_of_run,
                                            last ? block_input : torch::Tensor());
     }
   }

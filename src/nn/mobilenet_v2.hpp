@@ -117,6 +117,10 @@ class MobileNetV2Impl : public ImageEncoderImpl {
     std::vector<FusedConv> convs;  // ReLU6 after each but the last (blocks) or after the only one (stem/head)
     bool linear_last = true;
     bool use_residual = false;
+    /// What follows convs[i]: ReLU6, or nothing after the linear bottleneck.
+    ConvActivation activation(std::size_t i) const {
+      return linear_last && i + 1 == convs.size() ? ConvActivation::None : ConvActivation::Relu6;
+    }
   };
 
   MobileNetV2Config config_;
