@@ -1,8 +1,10 @@
+#include "core/precision.hpp"
 #include "hf_fixture_support.hpp"
 #include "nn/bert.hpp"
 #include "nn/transformer_factory.hpp"
 
 #include <clipmatch/error.hpp>
+#include <clipmatch/names.hpp>
 
 #include <fstream>
 
@@ -83,6 +85,22 @@ TEST_CASE("BERT padding is masked: padded positions do not change real tokens", 
   CHECK_THROWS_AS(model.forward_all(torch::zeros({1, model.config().max_position_embeddings + 1}, torch::kLong),
                                     torch::Tensor(), torch::Tensor()),
                   Error);
+}
+
+TEST_CASE("BERT without padding attends without a mask and gives the same features in every precision", "[bert]") {
+  torch::manual_seed(7);
+  nn::BertEncoderImpl model(nn::BertConfig::tiny());
+  model.eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor ids = torch::randint(1, 1000, {3, 11});
+  const text::TokenBatch masked{ids, torch::ones({3, 11}, torch::kLong)};
+  const text::TokenBatch unmasked{ids, torch::ones({3, 11}, torch::kLong), /*padded=*/false};
+  for (const Precision precision : {Precision::Fp32, Precision::Bf16, Precision::Int8}) {
+    INFO(to_name(precision));
+    PrecisionScope scope(precision, /*cuda=*/false);
+    CHECK(test::max_abs_error(model.forward(unmasked), model.forward(masked)) < 1e-6);
+    CHECK(test::max_abs_error(model.forward_lower(unmasked, 1), model.forward_lower(masked, 1)) < 1e-6);
+  }
 }
 
 TEST_CASE("BERT config errors name the field", "[bert]") {

@@ -1,4 +1,6 @@
 // AdamW groups, the warm-up + cosine schedule, ReduceLROnPlateau and gradient clipping.
+#include "hf_fixture_support.hpp"
+#include "train/adamw.hpp"
 #include "train/optim.hpp"
 
 #include <clipmatch/error.hpp>
@@ -134,4 +136,71 @@ TEST_CASE("gradient clipping by global norm", "[optim]") {
   b.mutable_grad() = torch::tensor({std::nanf("")});
   CHECK_THROWS_WITH(train::clip_gradients({a, b}, 1.0), Contains("not finite"));
   CHECK(a.grad()[0].item<float>() == Approx(0.6).epsilon(1e-5));  // refused before scaling
+}
+
+TEST_CASE("multi-tensor AdamW takes LibTorch's AdamW steps, state included", "[optim]") {
+  const std::vector<std::vector<std::int64_t>> shapes = {{5, 3}, {7}, {2, 2, 4}, {1}};
+  const auto make_params = [&] {
+    torch::manual_seed(3);
+    std::vector<torch::Tensor> params;
+    for (const auto& shape : shapes) params.push_back(torch::randn(shape).requires_grad_());
+    return params;
+  };
+  auto ours_params = make_params();
+  auto reference_params = make_params();
+  const auto groups = [](const std::vector<torch::Tensor>& p) {
+    return std::vector<train::ParamGroupSpec>{{"heads", {p[0], p[1]}, 1e-2, 0.05}, {"blocks", {p[2], p[3]}, 3e-3, 0.0}};
+  };
+  auto ours = train::make_adamw(groups(ours_params), {0.8, 0.95, 1e-6});
+  REQUIRE(dynamic_cast<train::MultiTensorAdamW*>(ours.get()) != nullptr);
+  std::vector<torch::optim::OptimizerParamGroup> reference_groups;
+  for (const auto& spec : groups(reference_params)) {
+    auto options = std::make_unique<torch::optim::AdamWOptions>(spec.lr);
+    options->betas({0.8, 0.95}).eps(1e-6).weight_decay(spec.weight_decay);
+    reference_groups.emplace_back(spec.params, std::move(options));
+  }
+  torch::optim::AdamW reference(std::move(reference_groups));
+
+  torch::manual_seed(9);
+  for (int step = 0; step < 6; ++step) {
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      // Tensor 1 has no gradient on steps 1 and 2, so its step count falls behind the others of its group.
+      const bool skipped = i == 1 && (step == 1 || step == 2);
+      const auto grad = torch::randn(shapes[i]) * (1.0 + static_cast<double>(i));
+      ours_params[i].mutable_grad() = skipped ? torch::Tensor() : grad.clone();
+      reference_params[i].mutable_grad() = skipped ? torch::Tensor() : grad.clone();
+    }
+    ours->step();
+    reference.step();
+  }
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    INFO("tensor " << i);
+    CHECK(test::max_abs_error(ours_params[i], reference_params[i]) < 1e-6);
+    const auto& a = static_cast<torch::optim::AdamWParamState&>(*ours->state().at(train::optimizer_state_key(ours_params[i])));
+    const auto& b = static_cast<torch::optim::AdamWParamState&>(
+        *reference.state().at(train::optimizer_state_key(reference_params[i])));
+    CHECK(a.step() == b.step());
+    CHECK(a.step() == (i == 1 ? 4 : 6));
+    CHECK(test::max_abs_error(a.exp_avg(), b.exp_avg()) < 1e-6);
+    CHECK(test::max_abs_error(a.exp_avg_sq(), b.exp_avg_sq()) < 1e-6);
+  }
+}
+
+TEST_CASE("gradient clipping gives clip_grad_norm_'s norm and gradients", "[optim]") {
+  torch::manual_seed(4);
+  std::vector<torch::Tensor> ours, reference;
+  for (int i = 0; i < 12; ++i) {
+    const auto grad = torch::randn({3 + i, 5}) * (i % 3 + 1);
+    ours.push_back(torch::zeros({3 + i, 5}, torch::requires_grad()));
+    reference.push_back(torch::zeros({3 + i, 5}, torch::requires_grad()));
+    ours.back().mutable_grad() = grad.clone();
+    reference.back().mutable_grad() = grad.clone();
+  }
+  for (const double max_norm : {1000.0, 2.5}) {
+    INFO("max_norm " << max_norm);
+    const double norm = train::clip_gradients(ours, max_norm);
+    const double expected = torch::nn::utils::clip_grad_norm_(reference, max_norm);
+    CHECK(norm == Approx(expected).epsilon(1e-6));
+    for (std::size_t i = 0; i < ours.size(); ++i) CHECK(test::max_abs_error(ours[i].grad(), reference[i].grad()) < 1e-6);
+  }
 }

@@ -3,6 +3,7 @@
 #include "core/fail.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
@@ -107,6 +108,16 @@ torch::Tensor to_torch(const TensorView& view, torch::ScalarType target) {
   torch::Tensor natural = natural_copy(view);
   if (target == kKeepDType || target == natural.scalar_type()) return natural;
   return natural.to(target);
+}
+
+torch::Tensor borrow_or_copy(const TensorView& view) {
+  const torch::ScalarType type = natural_scalar_type(view.dtype);
+  const std::size_t element = dtype_size(view.dtype);
+  const bool in_place = element == c10::elementSize(type) && view.data != nullptr &&
+                        reinterpret_cast<std::uintptr_t>(view.data) % element == 0 &&
+                        static_cast<std::size_t>(view.numel()) * element == view.nbytes;
+  if (!in_place) return to_torch(view, kKeepDType);
+  return torch::from_blob(const_cast<void*>(view.data), view.shape, torch::TensorOptions().dtype(type));
 }
 
 DType dtype_from_torch(torch::ScalarType type) {

@@ -22,6 +22,11 @@ torch::ScalarType natural_scalar_type(DType dtype);
 /// natural_scalar_type(view.dtype). Throws clipmatch::Error naming the tensor on values it cannot represent.
 torch::Tensor to_torch(const TensorView& view, torch::ScalarType target = torch::kFloat32);
 
+/// The values of `view` in its natural type (see natural_scalar_type), without a copy where LibTorch can read
+/// the bytes in place (its own element type, aligned): the result then aliases the view's file and must not
+/// outlive it, nor be written. Otherwise a fresh copy. For reading a tensor once, e.g. into a parameter.
+torch::Tensor borrow_or_copy(const TensorView& view);
+
 /// A tensor ready for write_safetensors: keeps a contiguous CPU copy (or a shared reference, when the input
 /// already is one) alive for as long as `view` is used. Do not modify the source tensor in place until written.
 struct OwnedTensor {

@@ -37,6 +37,17 @@ inline torch::Tensor host_to_device(const torch::Tensor& host, const torch::Devi
   return host.pin_memory().to(device, /*non_blocking=*/true);
 }
 
+/// Rows `rows` (int64, CPU) of the CPU tensor `values` on `device`. To a GPU they are gathered straight into
+/// page-locked memory, so the gather is the only host copy and the upload is asynchronous.
+inline torch::Tensor gather_to_device(const torch::Tensor& values, const torch::Tensor& rows, const torch::Device& device) {
+  if (!device.is_cuda() || !values.device().is_cpu()) return values.index_select(0, rows.to(values.device())).to(device);
+  auto sizes = values.sizes().vec();
+  sizes[0] = rows.size(0);
+  torch::Tensor staging = torch::empty(sizes, values.options().pinned_memory(true));
+  torch::index_select_out(staging, values, 0, rows);
+  return staging.to(device, /*non_blocking=*/true);
+}
+
 /// Eval mode without gradients while it lives; the module's own mode comes back afterwards. A model at rest is
 /// already in eval mode, so const encoding changes nothing (several threads may encode at once); only inside
 /// train(), which has the model to itself, does a pass switch a training module over and back.

@@ -2,6 +2,7 @@
 #include "model/model_state.hpp"
 
 #include "model/batching.hpp"
+#include "model/device_warm_up.hpp"
 
 #include "core/autocast.hpp"
 #include "core/precision.hpp"
@@ -111,6 +112,10 @@ torch::Tensor Model::Impl::load_pixels(const std::vector<std::string>& paths) co
   return io::preprocess_files(paths, image.preprocess);
 }
 
+io::BatchMemory Model::Impl::batch_memory() const {
+  return device.is_cuda() ? io::BatchMemory::PageLocked : io::BatchMemory::Pageable;
+}
+
 text::TokenBatch Model::Impl::tokenize(const std::vector<std::string>& texts) const {
   return text.tokenizer->encode_batch(texts, text.max_tokens, false);
 }
@@ -122,7 +127,7 @@ torch::Tensor Model::Impl::encode_pixel_batch(const torch::Tensor& pixels, std::
 }
 
 torch::Tensor Model::Impl::encode_image_batch(const std::vector<std::string>& paths, std::int64_t top_k) const {
-  return encode_pixel_batch(load_pixels(paths), top_k);
+  return encode_pixel_batch(io::preprocess_files(paths, image.preprocess, {}, nullptr, batch_memory()), top_k);
 }
 
 torch::Tensor Model::Impl::encode_token_batch(text::TokenBatch batch, std::int64_t top_k) const {
@@ -131,6 +136,7 @@ torch::Tensor Model::Impl::encode_token_batch(text::TokenBatch batch, std::int64
     fail(ErrorKind::Unsupported, "top-K caching of the {} intro encoder needs a fixed token limit",
          config.text_encoder.kind);
   }
+  if (batch.attention_mask.device().is_cpu()) batch.padded = !batch.attention_mask.all().item<bool>();
   batch.ids = batch.ids.to(device);
   batch.attention_mask = batch.attention_mask.to(device);
   CudaAutocast autocast(device, current_precision() == Precision::Bf16);
@@ -153,7 +159,8 @@ torch::Tensor Model::Impl::image_features(std::size_t n, std::size_t batch_size,
 
 torch::Tensor Model::Impl::image_features(const std::vector<std::string>& paths, std::size_t batch_size) const {
   return image_features(paths.size(), batch_size, [&](std::size_t begin, std::size_t end) {
-    return load_pixels({paths.begin() + begin, paths.begin() + end});
+    return io::preprocess_files({paths.begin() + begin, paths.begin() + end}, image.preprocess, {}, nullptr,
+                                batch_memory());
   });
 }
 
@@ -231,6 +238,7 @@ Model Model::create(const ModelConfig& config, Device device) {
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   impl->device = model::resolve_device(device);
+  const model::DeviceWarmUp warm_up(impl->device);  // while the towers load
   impl->net = MatchNet();
   impl->image = model::build_image_tower(config.image_encoder, config.seed);
   impl->text = model::build_text_tower(config.text_encoder, config.seed,
@@ -292,7 +300,8 @@ Embeddings Model::encode_posters(const std::vector<std::string>& image_paths, co
 Embeddings Model::encode_poster_bytes(const std::vector<EncodedImage>& images, const EncodeOptions& options) const {
   EncodeCall call(options, impl_->device);
   const auto features = impl_->image_features(images.size(), options.batch_size, [&](std::size_t begin, std::size_t end) {
-    return io::preprocess_encoded({images.begin() + begin, images.begin() + end}, impl_->image.preprocess);
+    return io::preprocess_encoded({images.begin() + begin, images.begin() + end}, impl_->image.preprocess, {},
+                                  nullptr, impl_->batch_memory());
   });
   return model::to_matrix(impl_->embed_image_features(features));
 }
@@ -300,7 +309,8 @@ Embeddings Model::encode_poster_bytes(const std::vector<EncodedImage>& images, c
 Embeddings Model::encode_poster_pixels(const std::vector<PixelView>& images, const EncodeOptions& options) const {
   EncodeCall call(options, impl_->device);
   const auto features = impl_->image_features(images.size(), options.batch_size, [&](std::size_t begin, std::size_t end) {
-    return io::preprocess_pixels({images.begin() + begin, images.begin() + end}, impl_->image.preprocess);
+    return io::preprocess_pixels({images.begin() + begin, images.begin() + end}, impl_->image.preprocess, {},
+                                 nullptr, impl_->batch_memory());
   });
   return model::to_matrix(impl_->embed_image_features(features));
 }

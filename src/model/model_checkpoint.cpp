@@ -2,6 +2,7 @@
 // weights only when training changed them or they were built from scratch; otherwise the encoder folder is
 // referenced and its weights fingerprinted), the run's own tokenizer model as a U8 tensor, and the
 // configuration + preprocessing as JSON in __metadata__.
+#include "model/device_warm_up.hpp"
 #include "model/model_config_json.hpp"
 #include "model/model_state.hpp"
 
@@ -98,6 +99,7 @@ std::unique_ptr<Model::Impl> Model::Impl::load(const std::string& path, Device d
   auto impl = std::make_unique<Impl>();
   impl->config = model::config_from_json(config_json, file);
   impl->device = model::resolve_device(device);
+  const model::DeviceWarmUp warm_up(impl->device);  // while the towers load
   impl->image_encoder_trained = get_meta("clipmatch.image_encoder_stored") == "1";
   impl->text_encoder_trained = get_meta("clipmatch.text_encoder_stored") == "1";
   if (const auto it = meta.find("clipmatch.fusion_weight"); it != meta.end()) {

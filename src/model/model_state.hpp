@@ -7,6 +7,7 @@
 #include "model/projection_head.hpp"
 #include "model/towers.hpp"
 #include "cache/content_hash.hpp"
+#include "io/image_impl.hpp"
 
 #include <clipmatch/model.hpp>
 
@@ -98,6 +99,9 @@ struct Model::Impl {
                            bool to_cpu, Progress* progress) const;
   /// Decoded, preprocessed pixels of posters [N,3,S,S] on CPU (uses all cores).
   torch::Tensor load_pixels(const std::vector<std::string>& paths) const;
+  /// The host memory an encoding batch is preprocessed into: page-locked when the model runs on a GPU, so
+  /// host_to_device copies it asynchronously as it is.
+  io::BatchMemory batch_memory() const;
   /// Token batch of intros, padded to the longest.
   text::TokenBatch tokenize(const std::vector<std::string>& texts) const;
 

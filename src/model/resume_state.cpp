@@ -5,6 +5,7 @@
 #include "cache/content_hash.hpp"
 #include "eval/metrics_json.hpp"
 #include "model/model_config_json.hpp"
+#include "train/adamw.hpp"
 
 #include <clipmatch/names.hpp>
 
@@ -26,21 +27,6 @@ constexpr const char* kOptimizer = "adamw.";
 constexpr const char* kTokenizer = "tokenizer_model";
 
 bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
-
-/// The optimiser's state key of a parameter: LibTorch 1.x keys by the TensorImpl address printed as a string
-/// (what c10::guts::to_string gives), 2.x by the address itself.
-template <typename Key>
-Key state_key(const torch::Tensor& param) {
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream out;
-    out << param.unsafeGetTensorImpl();
-    return out.str();
-  } else {
-    return param.unsafeGetTensorImpl();
-  }
-}
-
-using StateKey = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
 
 }  // namespace
 
@@ -120,7 +106,7 @@ TensorMap adamw_state(torch::optim::AdamW& optimizer) {
   for (std::size_t g = 0; g < groups.size(); ++g) {
     const auto& params = groups[g].params();
     for (std::size_t i = 0; i < params.size(); ++i) {
-      const auto it = states.find(state_key<StateKey>(params[i]));
+      const auto it = states.find(train::optimizer_state_key(params[i]));
       if (it == states.end()) continue;
       const auto& s = static_cast<const torch::optim::AdamWParamState&>(*it->second);
       const auto prefix = fmt::format("g{}.p{}.", g, i);
@@ -151,7 +137,7 @@ void restore_adamw_state(torch::optim::AdamW& optimizer, const TensorMap& state,
       s->step(step->second.item<std::int64_t>());
       s->exp_avg(avg.to(params[i].device()).clone());
       s->exp_avg_sq(avg_sq.to(params[i].device()).clone());
-      states[state_key<StateKey>(params[i])] = std::move(s);
+      states[train::optimizer_state_key(params[i])] = std::move(s);
       ++restored;
     }
   }

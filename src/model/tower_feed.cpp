@@ -48,7 +48,7 @@ ImageFeed::ImageFeed(const Model::Impl& m, const std::vector<std::string>& poste
 
 torch::Tensor ImageFeed::features(const Model::Impl& m, const torch::Tensor& rows) const {
   if (stage_ == FeedStage::Features) return values_.index_select(0, rows.to(values_.device()));
-  const auto inputs = host_to_device(values_.index_select(0, rows), m.device);
+  const auto inputs = gather_to_device(values_, rows, m.device);
   auto& encoder = *m.net->image_encoder;
   return stage_ == FeedStage::Lower ? encoder.forward_upper(inputs, top_k_) : encoder.forward(inputs);
 }
@@ -91,7 +91,7 @@ torch::Tensor TextFeed::features(const Model::Impl& m, const torch::Tensor& rows
   const auto mask = mask_from_lengths(lengths, longest, m.device);
   auto& encoder = *m.net->text_encoder;
   if (stage_ == FeedStage::Lower) return encoder.forward_upper(inputs, mask, top_k_);
-  return encoder.forward(text::TokenBatch{inputs, mask});
+  return encoder.forward(text::TokenBatch{inputs, mask, /*padded=*/lengths.min().item<std::int64_t>() < longest});
 }
 
 }  // namespace clipmatch::model

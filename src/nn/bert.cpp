@@ -40,9 +40,9 @@ BertEncoderImpl::BertEncoderImpl(const BertConfig& config, TokenPooling pooling)
     fail(ErrorKind::InvalidArgument, "BERT: pooler pooling requested but the model has no pooler");
   }
   const std::int64_t d = config.hidden_size;
-  word_embed_ = register_module("word_embed", torch::nn::Embedding(config.vocab_size, d));
-  pos_embed_ = register_module("pos_embed", torch::nn::Embedding(config.max_position_embeddings, d));
-  type_embed_ = register_module("type_embed", torch::nn::Embedding(config.type_vocab_size, d));
+  word_embed_ = register_module("word_embed", EmbeddingTable(config.vocab_size, d));
+  pos_embed_ = register_module("pos_embed", EmbeddingTable(config.max_position_embeddings, d));
+  type_embed_ = register_module("type_embed", EmbeddingTable(config.type_vocab_size, d));
   embed_norm_ =
       register_module("embed_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(config.layer_norm_eps)));
   BlockOptions block;
@@ -53,7 +53,7 @@ BertEncoderImpl::BertEncoderImpl(const BertConfig& config, TokenPooling pooling)
   block.activation = config.activation;
   block.pre_norm = false;
   encoder_ = register_module("encoder", TransformerStack(block, config.num_layers));
-  if (config.with_pooler) pooler_ = register_module("pooler", torch::nn::Linear(d, d));
+  if (config.with_pooler) pooler_ = register_module("pooler", LinearLayer(d, d));
 }
 
 torch::Tensor BertEncoderImpl::embed(const torch::Tensor& ids, const torch::Tensor& token_type_ids) {
@@ -86,7 +86,7 @@ BertEncoderImpl::Outputs BertEncoderImpl::forward_all(const torch::Tensor& ids, 
 torch::Tensor BertEncoderImpl::forward(const text::TokenBatch& batch) {
   // Pooling reads token 0 only, which lets reduced-precision inference skip the other rows of the last block.
   const torch::Tensor x = embed(batch.ids, torch::Tensor());
-  const torch::Tensor mask = padding_to_additive_mask(batch.attention_mask, x.scalar_type());
+  const torch::Tensor mask = batch.padded ? padding_to_additive_mask(batch.attention_mask, x.scalar_type()) : torch::Tensor();
   return pool(encoder_->forward_range(x, mask, /*causal=*/false, 0, num_blocks(), /*first_token_only=*/true));
 }
 
@@ -94,7 +94,7 @@ torch::Tensor BertEncoderImpl::forward_lower(const text::TokenBatch& batch, std:
   check_split(top_k, "BERT");
   if (top_k == 0) return TextEncoderImpl::forward_lower(batch, 0);
   const torch::Tensor x = embed(batch.ids, torch::Tensor());
-  const torch::Tensor mask = padding_to_additive_mask(batch.attention_mask, x.scalar_type());
+  const torch::Tensor mask = batch.padded ? padding_to_additive_mask(batch.attention_mask, x.scalar_type()) : torch::Tensor();
   return encoder_->forward_range(x, mask, /*causal=*/false, 0, num_blocks() - top_k).contiguous();
 }
 

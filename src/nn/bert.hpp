@@ -59,10 +59,10 @@ class BertEncoderImpl : public TextEncoderImpl {
 
   BertConfig config_;
   TokenPooling pooling_;
-  torch::nn::Embedding word_embed_{nullptr}, pos_embed_{nullptr}, type_embed_{nullptr};
+  EmbeddingTable word_embed_{nullptr}, pos_embed_{nullptr}, type_embed_{nullptr};
   torch::nn::LayerNorm embed_norm_{nullptr};
   TransformerStack encoder_{nullptr};
-  torch::nn::Linear pooler_{nullptr};
+  LinearLayer pooler_{nullptr};
 };
 TORCH_MODULE(BertEncoder);
 

@@ -79,7 +79,7 @@ ClipVisionEncoderImpl::ClipVisionEncoderImpl(const ClipVisionConfig& config) : c
                                            .stride(config.patch_size)
                                            .bias(false)));
   class_embedding_ = register_parameter("class_embedding", torch::randn({d}) * 0.02);
-  pos_embed_ = register_module("pos_embed", torch::nn::Embedding(config.grid() * config.grid() + 1, d));
+  pos_embed_ = register_module("pos_embed", EmbeddingTable(config.grid() * config.grid() + 1, d));
   pre_norm_ = register_module("pre_norm", layer_norm(d, config.layer_norm_eps));
   encoder_ = register_module(
       "encoder", TransformerStack(clip_block(d, config.num_heads, config.intermediate_size, config.layer_norm_eps,
@@ -87,7 +87,7 @@ ClipVisionEncoderImpl::ClipVisionEncoderImpl(const ClipVisionConfig& config) : c
                                   config.num_layers));
   post_norm_ = register_module("post_norm", layer_norm(d, config.layer_norm_eps));
   projection_ = register_module("projection",
-                                torch::nn::Linear(torch::nn::LinearOptions(d, config.projection_dim).bias(false)));
+                                LinearLayer(d, config.projection_dim, /*with_bias=*/false));
 }
 
 torch::Tensor ClipVisionEncoderImpl::embed(const torch::Tensor& pixel_values) {
@@ -136,15 +136,15 @@ void ClipVisionEncoderImpl::set_trainable_top(std::int64_t k) {
 
 ClipTextEncoderImpl::ClipTextEncoderImpl(const ClipTextConfig& config) : config_(config) {
   const std::int64_t d = config.hidden_size;
-  token_embed_ = register_module("token_embed", torch::nn::Embedding(config.vocab_size, d));
-  pos_embed_ = register_module("pos_embed", torch::nn::Embedding(config.max_position_embeddings, d));
+  token_embed_ = register_module("token_embed", EmbeddingTable(config.vocab_size, d));
+  pos_embed_ = register_module("pos_embed", EmbeddingTable(config.max_position_embeddings, d));
   encoder_ = register_module(
       "encoder", TransformerStack(clip_block(d, config.num_heads, config.intermediate_size, config.layer_norm_eps,
                                              config.activation),
                                   config.num_layers));
   final_norm_ = register_module("final_norm", layer_norm(d, config.layer_norm_eps));
   projection_ = register_module("projection",
-                                torch::nn::Linear(torch::nn::LinearOptions(d, config.projection_dim).bias(false)));
+                                LinearLayer(d, config.projection_dim, /*with_bias=*/false));
 }
 
 torch::Tensor ClipTextEncoderImpl::embed(const torch::Tensor& ids) {

@@ -73,10 +73,10 @@ class ClipVisionEncoderImpl : public ImageEncoderImpl {
   ClipVisionConfig config_;
   torch::nn::Conv2d patch_embed_{nullptr};
   torch::Tensor class_embedding_;
-  torch::nn::Embedding pos_embed_{nullptr};
+  EmbeddingTable pos_embed_{nullptr};
   torch::nn::LayerNorm pre_norm_{nullptr}, post_norm_{nullptr};
   TransformerStack encoder_{nullptr};
-  torch::nn::Linear projection_{nullptr};
+  LinearLayer projection_{nullptr};
 };
 TORCH_MODULE(ClipVisionEncoder);
 
@@ -106,10 +106,10 @@ class ClipTextEncoderImpl : public TextEncoderImpl {
   torch::Tensor embed(const torch::Tensor& ids);
 
   ClipTextConfig config_;
-  torch::nn::Embedding token_embed_{nullptr}, pos_embed_{nullptr};
+  EmbeddingTable token_embed_{nullptr}, pos_embed_{nullptr};
   TransformerStack encoder_{nullptr};
   torch::nn::LayerNorm final_norm_{nullptr};
-  torch::nn::Linear projection_{nullptr};
+  LinearLayer projection_{nullptr};
 };
 TORCH_MODULE(ClipTextEncoder);
 

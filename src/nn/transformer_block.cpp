@@ -49,11 +49,10 @@ SelfAttentionImpl::SelfAttentionImpl(std::int64_t hidden, std::int64_t heads, bo
   if (heads <= 0 || hidden % heads != 0) {
     fail(ErrorKind::InvalidArgument, "attention: hidden size {} is not divisible by {} heads", hidden, heads);
   }
-  const auto projection = [&](bool bias) { return torch::nn::LinearOptions(hidden, hidden).bias(bias); };
-  q_proj_ = register_module("q_proj", torch::nn::Linear(projection(qkv_bias)));
-  k_proj_ = register_module("k_proj", torch::nn::Linear(projection(qkv_bias)));
-  v_proj_ = register_module("v_proj", torch::nn::Linear(projection(qkv_bias)));
-  out_proj_ = register_module("out_proj", torch::nn::Linear(projection(true)));
+    q_proj_ = register_module("q_proj", LinearLayer(hidden, hidden, qkv_bias));
+  k_proj_ = register_module("k_proj", LinearLayer(hidden, hidden, qkv_bias));
+  v_proj_ = register_module("v_proj", LinearLayer(hidden, hidden, qkv_bias));
+  out_proj_ = register_module("out_proj", LinearLayer(hidden, hidden));
 }
 
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& additive_mask, bool causal) {
@@ -71,8 +70,8 @@ TransformerBlockImpl::TransformerBlockImpl(const BlockOptions& options) : option
   const auto norm = torch::nn::LayerNormOptions({options.hidden}).eps(options.layer_norm_eps);
   norm1_ = register_module("norm1", torch::nn::LayerNorm(norm));
   norm2_ = register_module("norm2", torch::nn::LayerNorm(norm));
-  fc1_ = register_module("fc1", torch::nn::Linear(options.hidden, options.intermediate));
-  fc2_ = register_module("fc2", torch::nn::Linear(options.intermediate, options.hidden));
+  fc1_ = register_module("fc1", LinearLayer(options.hidden, options.intermediate));
+  fc2_ = register_module("fc2", LinearLayer(options.intermediate, options.hidden));
 }
 
 torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& additive_mask, bool causal) {

@@ -3,6 +3,8 @@
 // sum (BERT). Parameter names are ours; each architecture's loader maps its checkpoint names onto them.
 #pragma once
 
+#include "nn/loadable_layers.hpp"
+
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -39,7 +41,7 @@ class SelfAttentionImpl : public torch::nn::Module {
  private:
   friend class InferenceStack;  // reads the weights to build reduced-precision copies
   std::int64_t heads_;
-  torch::nn::Linear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, out_proj_{nullptr};
+  LinearLayer q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, out_proj_{nullptr};
 };
 TORCH_MODULE(SelfAttention);
 
@@ -53,7 +55,7 @@ class TransformerBlockImpl : public torch::nn::Module {
   BlockOptions options_;
   SelfAttention attn_{nullptr};
   torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};
-  torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};
+  LinearLayer fc1_{nullptr}, fc2_{nullptr};
 };
 TORCH_MODULE(TransformerBlock);
 

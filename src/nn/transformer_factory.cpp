@@ -3,6 +3,7 @@
 #include "core/fail.hpp"
 #include "io/checkpoint.hpp"
 #include "nn/config.hpp"
+#include "nn/loadable_layers.hpp"
 #include "nn/weight_loader.hpp"
 
 #include <fmt/ranges.h>
@@ -28,9 +29,16 @@ void expect_model_type(const JsonConfig& config, std::initializer_list<const cha
        fmt::join(accepted, ", "));
 }
 
-template <typename Module>
-std::shared_ptr<Module> finish(std::shared_ptr<Module> module, const io::CheckpointReader& reader,
-                               const CheckpointRename& rename) {
+/// The module built from `config`, its weights all read from `reader`: the random draws of its layers are
+/// skipped, since the strict load overwrites (or fails on) every parameter.
+template <typename Module, typename... Args>
+std::shared_ptr<Module> build_and_load(const io::CheckpointReader& reader, const CheckpointRename& rename,
+                                       Args&&... args) {
+  std::shared_ptr<Module> module;
+  {
+    SkipInitialDraws skip;
+    module = std::make_shared<Module>(std::forward<Args>(args)...);
+  }
   load_weights(*module, reader, rename, /*strict=*/true);
   module->eval();
   return module;
@@ -55,7 +63,7 @@ std::shared_ptr<ViTEncoderImpl> load_vit(const std::string& folder, const Transf
   if (options.pooling == TokenPooling::Pooler && !config.with_pooler) {
     fail(ErrorKind::Checkpoint, "{}: pooler pooling requested but the checkpoint has no pooler.dense", reader.path());
   }
-  return finish(std::make_shared<ViTEncoderImpl>(config, options.pooling), reader, rename);
+  return build_and_load<ViTEncoderImpl>(reader, rename, config, options.pooling);
 }
 
 std::shared_ptr<BertEncoderImpl> load_bert(const std::string& folder, const TransformerLoadOptions& options) {
@@ -68,23 +76,22 @@ std::shared_ptr<BertEncoderImpl> load_bert(const std::string& folder, const Tran
   if (options.pooling == TokenPooling::Pooler && !config.with_pooler) {
     fail(ErrorKind::Checkpoint, "{}: pooler pooling requested but the checkpoint has no pooler.dense", reader.path());
   }
-  return finish(std::make_shared<BertEncoderImpl>(config, options.pooling), reader, rename);
+  return build_and_load<BertEncoderImpl>(reader, rename, config, options.pooling);
 }
 
 std::shared_ptr<ClipVisionEncoderImpl> load_clip_vision(const std::string& folder) {
   const JsonConfig json = folder_config(folder);
   expect_model_type(json, {"clip", "clip_vision_model"});
   const io::CheckpointReader reader = io::CheckpointReader::open(folder);
-  return finish(std::make_shared<ClipVisionEncoderImpl>(ClipVisionConfig::from_json(json)), reader,
-                clip_vision_checkpoint_rename());
+  return build_and_load<ClipVisionEncoderImpl>(reader, clip_vision_checkpoint_rename(),
+                                               ClipVisionConfig::from_json(json));
 }
 
 std::shared_ptr<ClipTextEncoderImpl> load_clip_text(const std::string& folder) {
   const JsonConfig json = folder_config(folder);
   expect_model_type(json, {"clip", "clip_text_model"});
   const io::CheckpointReader reader = io::CheckpointReader::open(folder);
-  return finish(std::make_shared<ClipTextEncoderImpl>(ClipTextConfig::from_json(json)), reader,
-                clip_text_checkpoint_rename());
+  return build_and_load<ClipTextEncoderImpl>(reader, clip_text_checkpoint_rename(), ClipTextConfig::from_json(json));
 }
 
 float load_clip_logit_scale(const std::string& folder) {

@@ -62,7 +62,7 @@ ViTEncoderImpl::ViTEncoderImpl(const ViTConfig& config, TokenPooling pooling) : 
   block.qkv_bias = config.qkv_bias;
   encoder_ = register_module("encoder", TransformerStack(block, config.num_layers));
   norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(config.layer_norm_eps)));
-  if (config.with_pooler) pooler_ = register_module("pooler", torch::nn::Linear(d, config.pooler_output_size));
+  if (config.with_pooler) pooler_ = register_module("pooler", LinearLayer(d, config.pooler_output_size));
 }
 
 torch::Tensor ViTEncoderImpl::position_embeddings_for(std::int64_t grid_h, std::int64_t grid_w) const {

@@ -73,7 +73,7 @@ class ViTEncoderImpl : public ImageEncoderImpl {
   torch::Tensor cls_token_, pos_embed_;
   TransformerStack encoder_{nullptr};
   torch::nn::LayerNorm norm_{nullptr};
-  torch::nn::Linear pooler_{nullptr};
+  LinearLayer pooler_{nullptr};
 };
 TORCH_MODULE(ViTEncoder);
 

@@ -38,6 +38,10 @@ struct LoadReport {
 LoadReport load_weights(torch::nn::Module& module, const io::CheckpointReader& reader,
                         const CheckpointRename& rename, bool strict);
 
+/// Whether every element of `tensor` is finite (integers always are). For float tensors one pass without
+/// temporaries; the check every loaded checkpoint tensor gets.
+bool all_finite(const torch::Tensor& tensor);
+
 /// "[64, 3, 16, 16]" — shapes in error messages.
 std::string shape_string(at::IntArrayRef shape);
 

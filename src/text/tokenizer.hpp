@@ -15,6 +15,9 @@ namespace clipmatch::text {
 struct TokenBatch {
   torch::Tensor ids;
   torch::Tensor attention_mask;
+  /// false: known (on the host) that no row is padded, so encoders may attend without a mask. Lets a GPU's
+  /// fused attention take its fastest kernel, which takes no mask, without reading the mask back to check.
+  bool padded = true;
 };
 
 class Tokenizer {

@@ -1,6 +1,7 @@
 #include "train/optim.hpp"
 
 #include "core/fail.hpp"
+#include "train/adamw.hpp"
 
 #include <fmt/ranges.h>
 
@@ -36,7 +37,7 @@ std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<ParamGroupSpec
     if (kept_names != nullptr) kept_names->push_back(spec.name);
   }
   if (param_groups.empty()) fail(ErrorKind::InvalidArgument, "AdamW: no parameter group has a trainable tensor");
-  return std::make_unique<torch::optim::AdamW>(std::move(param_groups));
+  return std::make_unique<MultiTensorAdamW>(std::move(param_groups));
 }
 
 std::vector<double> learning_rates(const torch::optim::Optimizer& optimizer) {
@@ -131,13 +132,22 @@ double clip_gradients(const std::vector<torch::Tensor>& params, double max_norm)
     if (p.defined() && p.grad().defined()) with_grad.push_back(p);
   }
   if (with_grad.empty()) return 0.0;
+  // torch::nn::utils::clip_grad_norm_'s arithmetic with multi-tensor operators: it launches two kernels per
+  // tensor (a norm, a scale) and scales even when nothing is clipped; this launches a handful in all.
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> grads;
+  grads.reserve(with_grad.size());
+  for (const auto& p : with_grad) grads.push_back(p.grad());
+  const torch::Tensor total = torch::stack(at::_foreach_norm(grads, 2.0)).norm(2.0);
+  const double norm = total.item<double>();  // the one read-back, as clip_grad_norm_ has
   // Checked before scaling: a NaN/inf norm would otherwise be multiplied into every gradient.
-  try {
-    return torch::nn::utils::clip_grad_norm_(with_grad, max_norm, /*norm_type=*/2.0, /*error_if_nonfinite=*/true);
-  } catch (const c10::Error&) {
+  if (!std::isfinite(norm)) {
     fail(ErrorKind::InvalidArgument, "gradient clipping: the global gradient norm is not finite (NaN or inf "
          "gradients in {} tensors)", with_grad.size());
   }
+  const double scale = max_norm / (norm + 1e-6);
+  if (scale < 1.0) at::_foreach_mul_(grads, scale);
+  return norm;
 }
 
 }  // namespace clipmatch::train
