@@ -2,7 +2,8 @@
 """Puts one GPU device call's figures side by side (tools/device-bench.sh): clipmatch bench on CUDA, the Hugging
 Face baseline (bench_hf.py) and the bf16 GEMM probe (gemm_probe.py), as ratios and TFLOP/s.
 
-    device_report.py OUT_DIR        (reads clipmatch_fp32.json, clipmatch_bf16.json, hf.json, gemm.json there; prints JSON)
+    device_report.py OUT_DIR        (reads clipmatch_fp32.json, clipmatch_bf16.json, hf.json, gemm.json and
+                                     gpu_busy_bf16.csv there; prints JSON)
 
 Encoder TFLOP/s count the matrix products only (projections, MLP, attention's two products, ViT's patch
 embedding) at 197 tokens per ViT-B/16 image and 128 per BERT-base intro, so they are a lower bound on how busy
@@ -32,6 +33,22 @@ def load(out, name):
 
 def ratio(a, b):
     return round(a / b, 2) if a and b else None
+
+
+def gpu_busy(path):
+    """nvidia-smi's utilization.gpu samples (percent of time a kernel ran) over the whole bench call."""
+    if not os.path.exists(path):
+        return None
+    samples = []
+    for line in open(path):
+        fields = [f.strip() for f in line.split(",")]
+        if fields and fields[0].isdigit():
+            samples.append(int(fields[0]))
+    if not samples:
+        return None
+    share = lambda keep: round(sum(1 for s in samples if keep(s)) / len(samples), 2)
+    return {"samples": len(samples), "mean_percent": round(sum(samples) / len(samples), 1),
+            "share_at_90_or_more": share(lambda s: s >= 90), "share_under_50": share(lambda s: s < 50)}
 
 
 def main():
@@ -76,6 +93,9 @@ def main():
         hf_step = (hf or {}).get("finetune_bf16_bs128", {})
         report["training"] = {**training, "full_finetune_vs_hf": ratio(hf_step.get("step_ms"), full.get("step_ms"))}
         report["distance_matrix_and_metrics"] = ours.get("distance_matrix_and_metrics")
+    busy = gpu_busy(os.path.join(out, "gpu_busy_bf16.csv"))
+    if busy:
+        report["gpu_busy_during_clipmatch_bf16"] = busy
     if hf:
         report["hf"] = {k: v for k, v in hf.items() if k not in ("gpu", "torch")}
     if gemm:

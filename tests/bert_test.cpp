@@ -101,6 +101,12 @@ TEST_CASE("BERT without padding attends without a mask and gives the same featur
     CHECK(test::max_abs_error(model.forward(unmasked), model.forward(masked)) < 1e-6);
     CHECK(test::max_abs_error(model.forward_lower(unmasked, 1), model.forward_lower(masked, 1)) < 1e-6);
   }
+  // The flag really removes the mask: with padded = false a mask that hides tokens is not applied at all.
+  auto hiding = torch::ones({3, 11}, torch::kLong);
+  hiding.slice(1, 6).zero_();
+  const auto ignored = model.forward(text::TokenBatch{ids, hiding, /*padded=*/false});
+  CHECK(test::max_abs_error(ignored, model.forward(masked)) < 1e-6);
+  CHECK(test::max_abs_error(ignored, model.forward(text::TokenBatch{ids, hiding})) > 1e-3);
 }
 
 TEST_CASE("BERT config errors name the field", "[bert]") {

@@ -234,3 +234,23 @@ TEST_CASE("top-K on a transformer intro encoder caches hidden states and trains 
     CHECK((model.encode_intros(intros) - loaded.encode_intros(intros)).cwiseAbs().maxCoeff() < 1e-6f);
   }
 }
+
+TEST_CASE("BERT intros batched by length are each the intro's own, whether a batch is padded or not",
+          "[model][bert]") {
+  TempDir dir;
+  const auto folder = bert_tiny_folder(dir);
+  CLIPMATCH_REQUIRE_SHARED(folder, "fixtures/hf/bert_tiny");
+  ModelConfig config;
+  config.text_encoder = EncoderSpec::parse("bert:" + folder->string());
+  const auto model = Model::create(config, Device::Cpu);
+  // Sorted by token count and cut into batches of 3: the first three of the six-token intros ("abcd", "abcd",
+  // "wxyz": [CLS] a ##b ##c ##d [SEP]) make an unpadded batch, attended without a mask; the others are padded.
+  const std::vector<std::string> intros = {"a quiet town", "abcd", "the long night of the hunter", "abcd", "wxyz",
+                                           "abcd", "a story", "the sea"};
+  const auto together = model.encode_intros(intros, 3);
+  for (std::size_t i = 0; i < intros.size(); ++i) {
+    INFO("intro " << i << ": " << intros[i]);
+    const auto alone = model.encode_intros({intros[i]}, 1);
+    CHECK((together.row(static_cast<Eigen::Index>(i)) - alone.row(0)).cwiseAbs().maxCoeff() < 1e-5f);
+  }
+}

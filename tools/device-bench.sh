@@ -42,9 +42,15 @@ within() { local want=$1 left=$(( budget - $(date +%s) + start )); (( left < wan
 # Each precision in a call of its own, so that a failure in one keeps the other's figures.
 common=(--device cuda --data /tmp/course2938 --image-encoder vit:/tmp/vit-base --text-encoder bert:/tmp/bert-base
         --posters 2938 --intros 2938 --image-batch 256 --text-batch 256 --repeat 2)
+# How busy the GPU is while clipmatch runs (every 100 ms): near 100 % means the device is the limit, much less
+# means host work (decoding, preprocessing, launches, read-backs) keeps it waiting.
+nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader,nounits -lms 100 \
+  > "$out/gpu_busy_bf16.csv" 2> /dev/null &
+sampler=$!
 timeout "$(within 180)" build-dev/clipmatch bench "${common[@]}" --precision bf16 --train-pairs 1024 --train-batch 128 \
   --json "$out/clipmatch_bf16.json" > /dev/null 2> "$out/clipmatch_bf16.log"
 echo "clipmatch bench bf16 rc=$? at $(elapsed) s"; grep -v "ETA" "$out/clipmatch_bf16.log" | tail -5
+kill "$sampler" 2> /dev/null
 PYTHONUNBUFFERED=1 timeout "$(within 150)" python3 "$deps/bench_hf.py" "$out/hf.json" > "$out/hf.log" 2>&1
 echo "bench_hf rc=$? at $(elapsed) s"
 PYTHONUNBUFFERED=1 timeout "$(within 40)" python3 bench/gemm_probe.py "$out/gemm.json" > "$out/gemm.log" 2>&1

@@ -16,7 +16,10 @@ class DeviceWarmUp {
     if (!device.is_cuda()) return;
     done_ = std::async(std::launch::async, [device] {
       (void)torch::empty({1}, torch::TensorOptions(device));  // context + caching allocator
-      (void)torch::mm(torch::ones({8, 8}, torch::TensorOptions(device)), torch::ones({8, 8}, torch::TensorOptions(device)));  // BLAS handle
+      // cuBLAS handle and workspace. LibTorch hands a thread's handles back to a shared pool when the thread
+      // ends, so the model's threads reuse this one instead of creating their own.
+      const auto ones = torch::ones({8, 8}, torch::TensorOptions(device));
+      (void)torch::mm(ones, ones);
     });
   }
   /// Waits for it; an error here (a device that cannot start) is left for the model's own use of the device

@@ -87,7 +87,7 @@ torch::Tensor TextFeed::features(const Model::Impl& m, const torch::Tensor& rows
   if (stage_ == FeedStage::Features) return values_.index_select(0, rows.to(values_.device()));
   const auto lengths = lengths_.index_select(0, rows);
   const auto longest = std::max<std::int64_t>(1, lengths.max().item<std::int64_t>());
-  const auto inputs = host_to_device(values_.index_select(0, rows).slice(1, 0, longest).contiguous(), m.device);
+  const auto inputs = gather_to_device(values_.slice(1, 0, longest), rows, m.device);
   const auto mask = mask_from_lengths(lengths, longest, m.device);
   auto& encoder = *m.net->text_encoder;
   if (stage_ == FeedStage::Lower) return encoder.forward_upper(inputs, mask, top_k_);

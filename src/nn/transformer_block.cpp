@@ -49,7 +49,7 @@ SelfAttentionImpl::SelfAttentionImpl(std::int64_t hidden, std::int64_t heads, bo
   if (heads <= 0 || hidden % heads != 0) {
     fail(ErrorKind::InvalidArgument, "attention: hidden size {} is not divisible by {} heads", hidden, heads);
   }
-    q_proj_ = register_module("q_proj", LinearLayer(hidden, hidden, qkv_bias));
+  q_proj_ = register_module("q_proj", LinearLayer(hidden, hidden, qkv_bias));
   k_proj_ = register_module("k_proj", LinearLayer(hidden, hidden, qkv_bias));
   v_proj_ = register_module("v_proj", LinearLayer(hidden, hidden, qkv_bias));
   out_proj_ = register_module("out_proj", LinearLayer(hidden, hidden));

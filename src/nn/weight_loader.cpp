@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -27,11 +28,15 @@ namespace {
 /// width `Bits` with exponent mask `mask`. One read pass on the intra-op threads; no temporaries.
 template <typename Bits>
 bool exponents_finite(const torch::Tensor& t, Bits mask) {
-  const auto* bits = static_cast<const Bits*>(t.data_ptr());
+  const auto* bytes = static_cast<const unsigned char*>(t.data_ptr());
   std::atomic<bool> finite{true};
   at::parallel_for(0, t.numel(), 1 << 16, [&](std::int64_t begin, std::int64_t end) {
     bool bad = false;
-    for (std::int64_t i = begin; i < end; ++i) bad |= (bits[i] & mask) == mask;
+    for (std::int64_t i = begin; i < end; ++i) {
+      Bits bits;
+      std::memcpy(&bits, bytes + i * sizeof(Bits), sizeof(Bits));  // compiles to a plain load
+      bad |= (bits & mask) == mask;
+    }
     if (bad) finite = false;
   });
   return finite;

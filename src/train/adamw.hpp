@@ -1,7 +1,9 @@
 // AdamW whose step updates all tensors of a parameter group together (LibTorch's multi-tensor `_foreach_`
 // operators) instead of one tensor at a time. LibTorch's C++ AdamW issues about eight operations per tensor: for
 // ViT-B/16 + BERT-base that is over 3,000 kernel launches per step on a GPU, which the host issues one by one
-// after the backward pass. Here it is about ten per group. The arithmetic, the per-tensor state
+// after the backward pass. Here it is about ten multi-tensor operations per group (a GPU splits each into a few
+// launches). Like PyTorch's own multi-tensor AdamW, the step holds a temporary the size of the group (the
+// denominators √v̂ + ε) while it runs: 0.8 GB for ViT-B/16 + BERT-base. The arithmetic, the per-tensor state
 // (AdamWParamState: step, exp_avg, exp_avg_sq) and where it is kept are LibTorch's, so results match
 // torch::optim::AdamW and resume state reads and writes it unchanged.
 #pragma once
