@@ -4,6 +4,7 @@
 #include "io/image_impl.hpp"
 #include "model/batching.hpp"
 #include "nn/direct_conv.hpp"
+#include "nn/inference_stack.hpp"
 
 #include <clipmatch/names.hpp>
 
@@ -33,10 +34,14 @@ torch::Tensor encode_rows(torch::nn::Module& encoder, const std::vector<Item>& i
   return out;
 }
 
-/// Features of reduced precision never mix with fp32 ones; fp32 keeps the salt caches always had.
+/// Features of reduced precision never mix with fp32 ones; fp32 keeps the salt caches always had. int8 features
+/// of a CPU without VNNI come from 7-bit activations (nn::int8_products_exact) and are kept apart too.
 std::string precision_salt(std::string base) {
   const Precision precision = current_precision();
-  return precision == Precision::Fp32 ? base : fmt::format("{}|precision:{}", base, to_name(precision));
+  if (precision == Precision::Fp32) return base;
+  std::string salt = fmt::format("{}|precision:{}", base, to_name(precision));
+  if (precision == Precision::Int8 && !nn::int8_products_exact()) salt += "|activations:7bit";
+  return salt;
 }
 
 std::string text_salt(const Model::Impl& m, std::int64_t top_k) {

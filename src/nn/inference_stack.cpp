@@ -2,6 +2,7 @@
 
 #include "core/fail.hpp"
 #include "nn/attention.hpp"
+#include "nn/direct_conv.hpp"
 
 #include <clipmatch/names.hpp>
 
@@ -52,6 +53,22 @@ class QuantizedEngineForPrepack {
   at::QEngine previous_;
 };
 
+}  // namespace
+
+bool int8_products_exact() {
+  static const bool exact = [] {
+    if (DirectConv::available()) return DirectConv::int8_available();  // oneDNN's own view of the CPU
+#if defined(__x86_64__) || defined(__i386__)
+    return __builtin_cpu_supports("avx512vnni") || __builtin_cpu_supports("avxvnni");
+#else
+    return true;
+#endif
+  }();
+  return exact;
+}
+
+namespace {
+
 /// Symmetric int8 per output channel: scale = max|w_row| / 127 (rows of zeros get a tiny positive scale).
 torch::Tensor quantize_rows(const torch::Tensor& weight) {
   const auto w = weight.to(torch::kCPU, torch::kFloat32).contiguous();
@@ -80,7 +97,8 @@ PackedLinear::PackedLinear(const torch::Tensor& weight, const torch::Tensor& bia
 
 torch::Tensor PackedLinear::operator()(const torch::Tensor& x) const {
   if (precision_ == Precision::Int8) {
-    std::vector<c10::IValue> stack{x.to(torch::kFloat32).contiguous(), packed_, c10::IValue(false)};
+    const bool reduce_range = !int8_products_exact();
+    std::vector<c10::IValue> stack{x.to(torch::kFloat32).contiguous(), packed_, c10::IValue(reduce_range)};
     linear_dynamic_op().callBoxed(&stack);
     return stack.at(0).toTensor();
   }

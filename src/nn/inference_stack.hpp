@@ -23,6 +23,12 @@
 
 namespace clipmatch::nn {
 
+/// Whether this CPU's int8 kernels add uint8 × int8 products exactly (VNNI: in 32 bits). Without VNNI, oneDNN's and
+/// FBGEMM's x86 kernels add pairs of products in 16 bits with saturation, which full-range uint8 activations
+/// overflow (a CLIP text fixture fell to cosine 0.978 of fp32); there the int8 Linear layers quantise their
+/// activations to 7 bits (PyTorch's reduce_range), which stays clear of it.
+bool int8_products_exact();
+
 /// One Linear layer ready for reduced-precision inference.
 class PackedLinear {
  public:
