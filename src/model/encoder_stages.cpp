@@ -1,4 +1,5 @@
 #include "model/encoder_stages.hpp"
+
 #include "core/precision.hpp"
 #include "core/progress.hpp"
 #include "io/image_impl.hpp"

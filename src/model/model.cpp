@@ -108,8 +108,8 @@ void Model::Impl::build_heads() {
   }
 }
 
-torch::Tensor Model::Impl::load_pixels(const std::vector<std::string>& paths) const {
-  return io::preprocess_files(paths, image.preprocess);
+torch::Tensor Model::Impl::load_pixels(const std::vector<std::string>& paths, io::BatchMemory memory) const {
+  return io::preprocess_files(paths, image.preprocess, {}, nullptr, memory);
 }
 
 io::BatchMemory Model::Impl::batch_memory() const {
@@ -127,7 +127,7 @@ torch::Tensor Model::Impl::encode_pixel_batch(const torch::Tensor& pixels, std::
 }
 
 torch::Tensor Model::Impl::encode_image_batch(const std::vector<std::string>& paths, std::int64_t top_k) const {
-  return encode_pixel_batch(io::preprocess_files(paths, image.preprocess, {}, nullptr, batch_memory()), top_k);
+  return encode_pixel_batch(load_pixels(paths, batch_memory()), top_k);
 }
 
 torch::Tensor Model::Impl::encode_token_batch(text::TokenBatch batch, std::int64_t top_k) const {
@@ -159,8 +159,7 @@ torch::Tensor Model::Impl::image_features(std::size_t n, std::size_t batch_size,
 
 torch::Tensor Model::Impl::image_features(const std::vector<std::string>& paths, std::size_t batch_size) const {
   return image_features(paths.size(), batch_size, [&](std::size_t begin, std::size_t end) {
-    return io::preprocess_files({paths.begin() + begin, paths.begin() + end}, image.preprocess, {}, nullptr,
-                                batch_memory());
+    return load_pixels({paths.begin() + begin, paths.begin() + end}, batch_memory());
   });
 }
 

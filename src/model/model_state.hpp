@@ -97,8 +97,9 @@ struct Model::Impl {
   /// longest intro) and returned in the given order; on the CPU when `to_cpu`. The caller holds the eval pass.
   torch::Tensor text_stage(const std::vector<std::string>& texts, std::int64_t top_k, std::size_t batch_size,
                            bool to_cpu, Progress* progress) const;
-  /// Decoded, preprocessed pixels of posters [N,3,S,S] on CPU (uses all cores).
-  torch::Tensor load_pixels(const std::vector<std::string>& paths) const;
+  /// Decoded, preprocessed pixels of posters [N,3,S,S] on CPU (uses all cores), in `memory`.
+  torch::Tensor load_pixels(const std::vector<std::string>& paths,
+                            io::BatchMemory memory = io::BatchMemory::Pageable) const;
   /// The host memory an encoding batch is preprocessed into: page-locked when the model runs on a GPU, so
   /// host_to_device copies it asynchronously as it is.
   io::BatchMemory batch_memory() const;

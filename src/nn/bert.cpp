@@ -56,6 +56,15 @@ BertEncoderImpl::BertEncoderImpl(const BertConfig& config, TokenPooling pooling)
   if (config.with_pooler) pooler_ = register_module("pooler", LinearLayer(d, d));
 }
 
+namespace {
+
+/// The additive mask of `batch`'s padding, or none when the batch says it has none.
+torch::Tensor additive_mask_of(const text::TokenBatch& batch, torch::ScalarType dtype) {
+  return batch.padded ? padding_to_additive_mask(batch.attention_mask, dtype) : torch::Tensor();
+}
+
+}  // namespace
+
 torch::Tensor BertEncoderImpl::embed(const torch::Tensor& ids, const torch::Tensor& token_type_ids) {
   if (ids.dim() != 2) fail(ErrorKind::InvalidArgument, "BERT: ids must be [B, L], got {}", shape_string(ids.sizes()));
   const std::int64_t length = ids.size(1);
@@ -86,7 +95,7 @@ BertEncoderImpl::Outputs BertEncoderImpl::forward_all(const torch::Tensor& ids, 
 torch::Tensor BertEncoderImpl::forward(const text::TokenBatch& batch) {
   // Pooling reads token 0 only, which lets reduced-precision inference skip the other rows of the last block.
   const torch::Tensor x = embed(batch.ids, torch::Tensor());
-  const torch::Tensor mask = batch.padded ? padding_to_additive_mask(batch.attention_mask, x.scalar_type()) : torch::Tensor();
+  const torch::Tensor mask = additive_mask_of(batch, x.scalar_type());
   return pool(encoder_->forward_range(x, mask, /*causal=*/false, 0, num_blocks(), /*first_token_only=*/true));
 }
 
@@ -94,7 +103,7 @@ torch::Tensor BertEncoderImpl::forward_lower(const text::TokenBatch& batch, std:
   check_split(top_k, "BERT");
   if (top_k == 0) return TextEncoderImpl::forward_lower(batch, 0);
   const torch::Tensor x = embed(batch.ids, torch::Tensor());
-  const torch::Tensor mask = batch.padded ? padding_to_additive_mask(batch.attention_mask, x.scalar_type()) : torch::Tensor();
+  const torch::Tensor mask = additive_mask_of(batch, x.scalar_type());
   return encoder_->forward_range(x, mask, /*causal=*/false, 0, num_blocks() - top_k).contiguous();
 }
 

@@ -87,10 +87,7 @@ struct DirectConv::Impl {
 
   void quantize_weights() const {
     if (weight_s8.defined()) return;
-    const auto scales = weight.flatten(1).abs().amax(1) / 127.0f;
-    // An all-zero channel quantises to zeros at any scale; scale 1 rather than 0 keeps its bias, which oneDNN
-    // multiplies by the output scale (below).
-    weight_scales = torch::where(scales > 0, scales, torch::ones_like(scales)).contiguous();
+    weight_scales = int8_channel_scales(weight);  // the bias is divided by them (below)
     weight_s8 = (weight / weight_scales.view({-1, 1, 1, 1})).round().clamp(-127, 127).to(torch::kInt8).contiguous();
   }
 
@@ -283,6 +280,11 @@ QuantizedTensor quantize_int8(const torch::Tensor& x) {
 #endif
   auto values = input.mul(1.0f / scale).round_().clamp_(-127, 127).to(torch::kInt8);
   return {values.dim() == 4 ? values.contiguous(at::MemoryFormat::ChannelsLast) : values, scale};
+}
+
+torch::Tensor int8_channel_scales(const torch::Tensor& weight) {
+  const auto scales = weight.to(torch::kFloat32).flatten(1).abs().amax(1) / 127.0f;
+  return torch::where(scales > 0, scales, torch::ones_like(scales)).contiguous();
 }
 
 torch::Tensor dequantize(const QuantizedTensor& x) {

@@ -46,6 +46,10 @@ QuantizedTensor quantize_int8(const torch::Tensor& x);
 /// The float32 tensor a quantised one stands for (channels-last).
 torch::Tensor dequantize(const QuantizedTensor& x);
 
+/// Symmetric int8 scales of `weight` per output channel (dim 0): max |row| / 127 (float32 [out]). A row of zeros
+/// gets 1: it quantises to zeros at any scale, and 1 keeps anything divided by its scale (an int8 bias) finite.
+torch::Tensor int8_channel_scales(const torch::Tensor& weight);
+
 class DirectConv {
  public:
   /// weight [out, in/groups, kh, kw] and bias [out], float32 (copied); square stride / padding per axis.

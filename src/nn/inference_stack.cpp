@@ -69,10 +69,10 @@ bool int8_products_exact() {
 
 namespace {
 
-/// Symmetric int8 per output channel: scale = max|w_row| / 127 (rows of zeros get a tiny positive scale).
+/// Symmetric int8 per output channel, at the scales the int8 convolutions use too.
 torch::Tensor quantize_rows(const torch::Tensor& weight) {
   const auto w = weight.to(torch::kCPU, torch::kFloat32).contiguous();
-  const auto scales = (w.abs().amax(1) / 127.0).clamp_min(1e-12).to(torch::kDouble);
+  const auto scales = int8_channel_scales(w).to(torch::kDouble);
   const auto zero_points = torch::zeros({w.size(0)}, torch::kLong);
   return at::quantize_per_channel(w, scales, zero_points, 0, torch::kQInt8);
 }
